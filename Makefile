@@ -1,0 +1,52 @@
+# certwright — see README.md. Every target installs what it needs first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ENVPY  := PYTHONPATH=testenv $(PY)
+# Go from go.dev installs into /usr/local/go; make sure the builds find it.
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: help test lint unit demo env binaries system-deps clean
+
+help:
+	@echo "make demo   start the local control plane with Pebble and show it working"
+	@echo "make test   install everything, lint, and run every test tier this machine can run"
+	@echo "make env    run the environment in the foreground for you to use (Ctrl-C stops it)"
+	@echo "make lint   ruff, mypy --strict, import-linter"
+	@echo "make unit   only the unit tier (no processes, no network)"
+
+# Debian packages and the Go toolchain the environment is built with.
+system-deps:
+	@./scripts/system-deps.sh
+
+$(STAMP): pyproject.toml constraints.txt | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	touch $(STAMP)
+
+# etcd, kube-apiserver, kube-controller-manager, kubectl, Pebble: built once, cached by version.
+binaries: $(STAMP)
+	$(ENVPY) -m certwright_env.binaries
+
+lint: $(STAMP)
+	$(PY) -m ruff check operator testenv tests
+	$(PY) -m ruff format --check operator testenv tests
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
+
+unit: $(STAMP)
+	$(PY) -m pytest -m unit
+
+test: lint binaries
+	$(PY) -m pytest
+
+demo: binaries
+	$(ENVPY) -m certwright_env.demo
+
+env: binaries
+	$(ENVPY) -m certwright_env
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""kopf handlers, one module per concern; thin: read, decide with ``domain``, act through ``kube``."""

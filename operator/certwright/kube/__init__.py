@@ -1,0 +1,1 @@
+"""Thin adapters over the Kubernetes API: Secrets, Events, status patches, solver manifest builders."""

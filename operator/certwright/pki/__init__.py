@@ -1,0 +1,1 @@
+"""Keys, CSRs, certificate parsing and chains, on cryptography. No Kubernetes imports."""

@@ -1,0 +1,1 @@
+"""The HTTP-01 responder that runs inside a solver Pod."""

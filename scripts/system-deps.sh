@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what the build and the tests need from the system: Python's venv module and a Go
+# toolchain new enough for Kubernetes v1.35 (Go ≥ 1.25). Debian packages where they suffice.
+set -euo pipefail
+
+need_apt=()
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v git >/dev/null || need_apt+=(git)
+command -v curl >/dev/null || need_apt+=(curl)
+if ((${#need_apt[@]})); then
+  echo "system-deps: installing ${need_apt[*]} (apt-get)"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+if ! command -v go >/dev/null; then
+  echo "system-deps: no Go toolchain found. Kubernetes v1.35 needs Go >= 1.25, newer than Debian's" >&2
+  echo "  golang package; install it from go.dev/dl (or your distribution's backports) and put 'go' on PATH," >&2
+  echo "  or point KUBEBUILDER_ASSETS at setup-envtest's binaries (the Go build of Pebble still needs Go)." >&2
+  exit 1
+fi
+version=$(go env GOVERSION | sed 's/^go//')
+major=${version%%.*}; rest=${version#*.}; minor=${rest%%.*}
+if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 25 ]; }; then
+  echo "system-deps: Go $version is too old; Kubernetes v1.35 needs Go >= 1.25" >&2
+  exit 1
+fi

@@ -1,0 +1,46 @@
+"""``python -m certwright_env`` (``make env``): one environment in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .environment import Environment
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make env", description=__doc__)
+    parser.add_argument("--run-dir", type=Path, help="folder for the run's files (default: a new temporary folder)")
+    parser.add_argument("--exports-file", type=Path, help="where to write the export lines (default: RUN_DIR/env.sh)")
+    parser.add_argument("--once", action="store_true", help="start, print, and stop at once (for a quick check)")
+    options = parser.parse_args()
+
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    print(
+        "certwright-env: starting etcd, kube-apiserver, kube-controller-manager, Pebble, DNS and the stand-in…",
+        file=sys.stderr,
+        flush=True,
+    )
+    with Environment(options.run_dir) as env:
+        exports = env.exports()
+        exports_file = options.exports_file or env.run_dir / "env.sh"
+        exports_file.write_text(exports + "\n")
+        timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in env.timings.items())
+        print(f"certwright-env: ready in {env.timings['total']:.1f} s ({timings})", file=sys.stderr)
+        print(f"certwright-env: logs in {env.log_dir}", file=sys.stderr)
+        print(f"certwright-env: these lines are also in {exports_file} (source it in another shell):", file=sys.stderr)
+        print(exports, flush=True)
+        if not options.once:
+            print("certwright-env: running; Ctrl-C stops everything", file=sys.stderr, flush=True)
+            stopped.wait()
+        print("certwright-env: stopping…", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,469 @@
+"""One local environment: etcd, kube-apiserver, kube-controller-manager, Pebble, its DNS, the stand-in.
+
+Every environment takes a loopback address of its own (127.A.0.1, with the rest of 127.A/16 for the
+stand-in's Pods) and free ports on it, so several run side by side; its files live in one run folder
+(PKI, kubeconfigs, configs, one log per component). ``Environment`` is a context manager: leaving it,
+normally or through an exception, stops everything it started.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from . import processes, tlsfiles
+from .binaries import Binaries, ensure_all
+from .processes import Child
+
+_LOCKS = Path(tempfile.gettempdir()) / "certwright-env-locks"
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+DISABLED_CONTROLLERS = (
+    "nodeipam",
+    "nodelifecycle",
+    "cloud-node-lifecycle",
+    "service-lb-controller",
+    "route",
+    "persistentvolume-binder",
+    "attachdetach",
+)
+# Profiles like Let's Encrypt's, plus one short enough to watch a renewal happen in a test.
+PEBBLE_PROFILES = {
+    "default": {"description": "90-day certificates", "validityPeriod": 90 * 86400},
+    "shortlived": {"description": "6-day certificates, as Let's Encrypt's", "validityPeriod": 6 * 86400},
+    "tenminutes": {"description": "600-second certificates for renewal tests", "validityPeriod": 600},
+}
+STANDIN_POD_LABEL = "certwright.dev/stand-in"
+ECHO_IMAGE = "certwright.dev/testenv/echo"
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Environment:
+    """A running local control plane with Pebble and the cluster stand-in."""
+
+    def __init__(
+        self,
+        run_dir: Path | None = None,
+        *,
+        binaries: Binaries | None = None,
+        ingress_class: str = "nginx",
+        pod_selector: str = STANDIN_POD_LABEL,
+        image_map: dict[str, Any] | None = None,
+        pebble_env: dict[str, str] | None = None,
+        pebble_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.binaries = binaries
+        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="certwright-env-"))
+        self.log_dir = self.run_dir / "logs"
+        self.ingress_class = ingress_class
+        self.pod_selector = pod_selector
+        self.image_map = image_map or default_image_map()
+        self.pebble_env = pebble_env or {}
+        self.pebble_config = pebble_config or {}
+        self.children: list[Child] = []
+        self._lock: IO[str] | None = None
+        self.address = ""
+        self.http_port = 0
+        self.timings: dict[str, float] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Environment:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start every component in dependency order, waiting until each one is ready."""
+        self.binaries = self.binaries or ensure_all()
+        started = time.monotonic()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.address = self._claim_address()
+        self.http_port = 80 if os.geteuid() == 0 else processes.free_port(self.address)
+        if self.http_port != 80:
+            _say(f"not root: port 80 cannot be bound, so HTTP-01 goes to port {self.http_port} (Pebble's httpPort)")
+        self._write_pki()
+        self._timed("etcd", self._start_etcd)
+        self._timed("kube-apiserver", self._start_apiserver)
+        self._timed("kube-controller-manager", self._start_controller_manager)
+        self._timed("dns", self._start_challtestsrv)
+        self._timed("pebble", self._start_pebble)
+        self._timed("stand-in", self._start_standin)
+        self.timings["total"] = time.monotonic() - started
+
+    def stop(self) -> None:
+        """Stop what was started, newest first; safe to call twice."""
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _timed(self, name: str, step: Any) -> None:
+        began = time.monotonic()
+        step()
+        self.timings[name] = time.monotonic() - began
+
+    def _claim_address(self) -> str:
+        """A 127.A.0.1 address whose 127.A/16 no other environment on this machine holds (a file lock)."""
+        _LOCKS.mkdir(exist_ok=True)
+        chooser = random.SystemRandom()
+        for _ in range(200):
+            address = f"127.{chooser.randint(100, 254)}.0.1"
+            handle = (_LOCKS / f"{address}.lock").open("w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            self._lock = handle
+            return address
+        raise processes.StartupError("no free loopback address for a new environment")
+
+    @property
+    def pod_subnet_prefix(self) -> str:
+        """Pods of this environment get ``<prefix>.1.1`` and up (127.A.0.1 is the environment's own)."""
+        return self.address.rsplit(".", 2)[0]
+
+    # -- PKI and kubeconfigs -----------------------------------------------------------------
+
+    def _write_pki(self) -> None:
+        pki = self.run_dir / "pki"
+        self.ca = tlsfiles.RunCA(pki, self.run_dir.name)
+        hosts = [self.address, "localhost", "127.0.0.1"]
+        self.apiserver_pair = self.ca.serving(
+            "kube-apiserver", [*hosts, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "10.0.0.1"]
+        )
+        self.controller_manager_pair = self.ca.serving("kube-controller-manager", hosts)
+        self.pebble_pair = self.ca.serving("pebble", hosts)
+        self.admin_pair = self.ca.client("admin", "certwright-env-admin", "system:masters")
+        self.controller_manager_client = self.ca.client("kcm-client", "system:kube-controller-manager")
+        self.standin_client = self.ca.client("stand-in-client", "certwright-stand-in", "system:masters")
+        self.service_account_key = tlsfiles.service_account_key(pki)
+
+    @property
+    def apiserver_url(self) -> str:
+        return f"https://{self.address}:{self.apiserver_port}"
+
+    def _write_kubeconfig(self, path: Path, user: dict[str, str]) -> Path:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "certwright-env",
+                    "cluster": {"server": self.apiserver_url, "certificate-authority": str(self.ca.cert_file)},
+                }
+            ],
+            "users": [{"name": "user", "user": user}],
+            "contexts": [{"name": "certwright-env", "context": {"cluster": "certwright-env", "user": "user"}}],
+            "current-context": "certwright-env",
+        }
+        path.write_text(json.dumps(config, indent=2))
+        path.chmod(0o600)
+        return path
+
+    def service_account_kubeconfig(self, namespace: str, name: str, duration: str = "24h") -> Path:
+        """A kubeconfig for a ServiceAccount, from a TokenRequest, so a process has exactly its RBAC."""
+        token = self.kubectl("create", "token", name, "-n", namespace, "--duration", duration).stdout.strip()
+        return self._write_kubeconfig(self.run_dir / f"kubeconfig-{namespace}-{name}", {"token": token})
+
+    # -- components --------------------------------------------------------------------------
+
+    def _start_etcd(self) -> None:
+        assert self.binaries is not None
+        client_port = processes.free_port(self.address)
+        peer_port = processes.free_port(self.address)
+        client_url = f"http://{self.address}:{client_port}"
+        peer_url = f"http://{self.address}:{peer_port}"
+        self.etcd_url = client_url
+        child = self._spawn(
+            "etcd",
+            [
+                self.binaries.etcd,
+                "--name=certwright",
+                f"--data-dir={self.run_dir / 'etcd'}",
+                f"--listen-client-urls={client_url}",
+                f"--advertise-client-urls={client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=certwright={peer_url}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+        )
+        processes.wait_until(child, lambda: b'"health":"true"' in _get(f"{client_url}/health"), 60)
+
+    def _start_apiserver(self) -> None:
+        assert self.binaries is not None
+        self.apiserver_port = processes.free_port(self.address)
+        audit_policy = self.run_dir / "audit-policy.yaml"
+        audit_policy.write_text(
+            json.dumps({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]})
+        )
+        self.audit_log = self.log_dir / "audit.log"
+        child = self._spawn(
+            "kube-apiserver",
+            [
+                self.binaries.kube_apiserver,
+                f"--etcd-servers={self.etcd_url}",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
+                f"--secure-port={self.apiserver_port}",
+                f"--tls-cert-file={self.apiserver_pair.cert}",
+                f"--tls-private-key-file={self.apiserver_pair.key}",
+                f"--client-ca-file={self.ca.cert_file}",
+                "--authorization-mode=Node,RBAC",
+                "--allow-privileged=true",  # so that Pod Security admission, not this flag, is what refuses
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={self.service_account_key}",
+                f"--service-account-signing-key-file={self.service_account_key}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={self.audit_log}",
+                "--endpoint-reconciler-type=none",
+                f"--cert-dir={self.run_dir / 'apiserver-certs'}",
+            ],
+        )
+        self.kubeconfig = self._write_kubeconfig(
+            self.run_dir / "kubeconfig",
+            {"client-certificate": str(self.admin_pair.cert), "client-key": str(self.admin_pair.key)},
+        )
+        context = self.ssl_context(client=True)
+        processes.wait_until(child, lambda: _get(f"{self.apiserver_url}/readyz", context) == b"ok", 90)
+
+    def _start_controller_manager(self) -> None:
+        assert self.binaries is not None
+        kubeconfig = self._write_kubeconfig(
+            self.run_dir / "kubeconfig-controller-manager",
+            {
+                "client-certificate": str(self.controller_manager_client.cert),
+                "client-key": str(self.controller_manager_client.key),
+            },
+        )
+        port = processes.free_port(self.address)
+        child = self._spawn(
+            "kube-controller-manager",
+            [
+                self.binaries.kube_controller_manager,
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                f"--bind-address={self.address}",
+                f"--secure-port={port}",
+                f"--tls-cert-file={self.controller_manager_pair.cert}",
+                f"--tls-private-key-file={self.controller_manager_pair.key}",
+                f"--service-account-private-key-file={self.service_account_key}",
+                f"--root-ca-file={self.ca.cert_file}",
+                "--use-service-account-credentials=true",
+                "--leader-elect=false",
+                "--controllers=*," + ",".join(f"-{name}" for name in DISABLED_CONTROLLERS),
+            ],
+        )
+        # Ready for us once it serves and the service-account controller has filled `default`.
+        context = self.ssl_context()
+        processes.wait_until(
+            child,
+            lambda: (
+                _get(f"https://{self.address}:{port}/healthz", context) == b"ok"
+                and self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
+            ),
+            60,
+        )
+
+    def _start_challtestsrv(self) -> None:
+        assert self.binaries is not None
+        dns_port = processes.free_port(self.address)
+        management_port = processes.free_port(self.address)
+        self.nameserver = f"{self.address}:{dns_port}"
+        self.dns_management_url = f"http://{self.address}:{management_port}"
+        child = self._spawn(
+            "challtestsrv",
+            [
+                self.binaries.challtestsrv,
+                f"-defaultIPv4={self.address}",
+                "-defaultIPv6=",
+                f"-dnsserver={self.nameserver}",
+                "-http01=",
+                "-https01=",
+                "-doh=",
+                "-tlsalpn01=",
+                f"-management={self.address}:{management_port}",
+            ],
+        )
+        processes.wait_until(
+            child,
+            lambda: processes.port_open(self.address, management_port) and processes.port_open(self.address, dns_port),
+            30,
+        )
+
+    def _start_pebble(self) -> None:
+        assert self.binaries is not None
+        acme_port = processes.free_port(self.address)
+        management_port = processes.free_port(self.address)
+        config: dict[str, Any] = {
+            "listenAddress": f"{self.address}:{acme_port}",
+            "managementListenAddress": f"{self.address}:{management_port}",
+            "certificate": str(self.pebble_pair.cert),
+            "privateKey": str(self.pebble_pair.key),
+            "httpPort": self.http_port,
+            "tlsPort": processes.free_port(self.address),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+            "retryAfter": {"authz": 3, "order": 5},
+            "profiles": PEBBLE_PROFILES,
+        }
+        config.update(self.pebble_config)
+        config_file = self.run_dir / "pebble-config.json"
+        config_file.write_text(json.dumps({"pebble": config}, indent=2))
+        self.pebble_directory_url = f"https://{self.address}:{acme_port}/dir"
+        self.pebble_management_url = f"https://{self.address}:{management_port}"
+        self.pebble_ca_bundle = self.ca.cert_file
+        env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", **self.pebble_env}
+        child = self._spawn(
+            "pebble", [self.binaries.pebble, "-config", config_file, "-dnsserver", self.nameserver], env=env
+        )
+        context = self.ssl_context()
+        processes.wait_until(child, lambda: b'"newOrder"' in _get(self.pebble_directory_url, context), 30)
+
+    def _start_standin(self) -> None:
+        ready_file = self.run_dir / "stand-in.ready"
+        config_file = self.run_dir / "stand-in.json"
+        kubeconfig = self._write_kubeconfig(
+            self.run_dir / "kubeconfig-stand-in",
+            {"client-certificate": str(self.standin_client.cert), "client-key": str(self.standin_client.key)},
+        )
+        config_file.write_text(
+            json.dumps(
+                {
+                    "kubeconfig": str(kubeconfig),
+                    "address": self.address,
+                    "http_port": self.http_port,
+                    "pod_subnet_prefix": self.pod_subnet_prefix,
+                    "pod_selector": self.pod_selector,
+                    "ingress_class": self.ingress_class,
+                    "node_name": f"stand-in-{self.address.replace('.', '-')}",
+                    "images": self.image_map,
+                    "ready_file": str(ready_file),
+                    "log_dir": str(self.log_dir),
+                },
+                indent=2,
+            )
+        )
+        env = {**os.environ, "PYTHONPATH": _pythonpath()}
+        child = self._spawn("stand-in", [sys.executable, "-m", "certwright_env.standin", config_file], env=env)
+        processes.wait_until(child, ready_file.exists, 30)
+
+    def _spawn(self, name: str, argv: Sequence[Any], env: dict[str, str] | None = None) -> Child:
+        child = processes.spawn(name, argv, self.log_dir, env=env)
+        self.children.append(child)
+        return child
+
+    # -- helpers for tests and people --------------------------------------------------------
+
+    def ssl_context(self, *, client: bool = False) -> ssl.SSLContext:
+        """Verifies the run's CA (never switched off); with ``client``, presents the admin certificate."""
+        context = ssl.create_default_context(cafile=str(self.ca.cert_file))
+        if client:
+            context.load_cert_chain(str(self.admin_pair.cert), str(self.admin_pair.key))
+        return context
+
+    def kubectl(
+        self, *args: str, stdin: str | None = None, check: bool = True, kubeconfig: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl as a user would; ``check`` raises with its stderr on failure."""
+        assert self.binaries is not None
+        completed = subprocess.run(
+            [str(self.binaries.kubectl), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if check and completed.returncode != 0:
+            raise subprocess.CalledProcessError(
+                completed.returncode, ["kubectl", *args], completed.stdout, completed.stderr
+            )
+        return completed
+
+    def exports(self) -> str:
+        return "\n".join(
+            [
+                f"export KUBECONFIG={self.kubeconfig}",
+                f"export PEBBLE_DIRECTORY_URL={self.pebble_directory_url}",
+                f"export PEBBLE_CA_BUNDLE={self.pebble_ca_bundle}",
+                f"export PEBBLE_MANAGEMENT_URL={self.pebble_management_url}",
+                f"export CERTWRIGHT_ENV_NAMESERVERS={self.nameserver}",
+            ]
+        )
+
+    def log_tails(self, lines: int = 60) -> str:
+        """The end of every component's log, for a failing test's report."""
+        parts = []
+        for log in sorted(self.log_dir.glob("*.log")):
+            if log.name == "audit.log":
+                continue
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"----- {log.name} -----\n" + "\n".join(text))
+        return "\n".join(parts)
+
+    def remove_run_dir(self) -> None:
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def default_image_map() -> dict[str, Any]:
+    """Images the stand-in can run: certwright's own (this checkout) and the echo test image."""
+    python = sys.executable
+    executables = {"python": python, "python3": python}
+    operator_path = str(REPO / "operator")
+    return {
+        image: {
+            "executables": executables,
+            "entrypoint": [python, "-m", "certwright"],
+            "env": {"PYTHONPATH": operator_path, "PYTHONDONTWRITEBYTECODE": "1"},
+        }
+        for image in ("ghcr.io/certwright/certwright", "certwright")
+    } | {
+        ECHO_IMAGE: {
+            "executables": executables,
+            "entrypoint": [python, "-m", "certwright_env.echo"],
+            "env": {"PYTHONPATH": str(REPO / "testenv"), "PYTHONDONTWRITEBYTECODE": "1"},
+        }
+    }
+
+
+def _get(url: str, context: ssl.SSLContext | None = None) -> bytes:
+    with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 - our own URLs
+        body: bytes = response.read()
+        return body
+
+
+def _pythonpath() -> str:
+    here = str(Path(__file__).resolve().parent.parent)
+    existing = os.environ.get("PYTHONPATH")
+    return f"{here}{os.pathsep}{existing}" if existing else here
+
+
+def _say(message: str) -> None:
+    print(f"certwright-env: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,29 @@
+"""The integration tier's environment: one per session, its component logs shown when a test fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from certwright_env import Environment
+
+_ENVIRONMENTS: list[Environment] = []
+
+
+@pytest.fixture(scope="session")
+def env() -> Iterator[Environment]:
+    with Environment() as environment:
+        _ENVIRONMENTS.append(environment)
+        yield environment
+        _ENVIRONMENTS.remove(environment)
+    environment.remove_run_dir()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if report.failed:
+        for environment in _ENVIRONMENTS:
+            report.sections.append((f"component logs ({environment.run_dir})", environment.log_tails()))
+    return report
