@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt | system-deps
 
 # etcd, kube-apiserver, kube-controller-manager, kubectl, Pebble: built once, cached by version.
 binaries: $(STAMP)
-	$(ENVPY) -m certwright_env.binaries
+	$(ENVPY) -m certwright_env.build
 
 lint: $(STAMP)
 	$(PY) -m ruff check operator testenv tests

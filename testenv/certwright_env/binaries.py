@@ -229,8 +229,3 @@ def _run(command: list[str], cwd: str, env: dict[str, str]) -> None:
 
 def _say(message: str) -> None:
     print(f"certwright-env: {message}", file=sys.stderr, flush=True)
-
-
-if __name__ == "__main__":
-    for field, path in vars(ensure_all()).items():
-        print(f"{field}: {path}")

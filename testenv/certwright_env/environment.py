@@ -19,18 +19,23 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from . import processes, tlsfiles
-from .binaries import Binaries, ensure_all
+from .binaries import KUBERNETES_VERSION, Binaries, ensure_all
 from .processes import Child
 
 _LOCKS = Path(tempfile.gettempdir()) / "certwright-env-locks"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+# The endpoint controllers are off because Pod IPs here are loopback addresses, which EndpointSlices
+# refuse; the stand-in resolves Service selectors to Pods itself, as those controllers would.
 DISABLED_CONTROLLERS = (
+    "endpoint",
+    "endpointslice",
+    "endpointslicemirroring",
     "nodeipam",
     "nodelifecycle",
     "cloud-node-lifecycle",
@@ -48,6 +53,10 @@ PEBBLE_PROFILES = {
 STANDIN_POD_LABEL = "certwright.dev/stand-in"
 ECHO_IMAGE = "certwright.dev/testenv/echo"
 REPO = Path(__file__).resolve().parents[2]
+
+
+class KubectlError(RuntimeError):
+    """kubectl failed; the message carries its stderr."""
 
 
 class Environment:
@@ -105,10 +114,11 @@ class Environment:
         self._write_pki()
         self._timed("etcd", self._start_etcd)
         self._timed("kube-apiserver", self._start_apiserver)
-        self._timed("kube-controller-manager", self._start_controller_manager)
+        controller_manager_ready = self._start_controller_manager()
         self._timed("dns", self._start_challtestsrv)
         self._timed("pebble", self._start_pebble)
         self._timed("stand-in", self._start_standin)
+        self._timed("kube-controller-manager", controller_manager_ready)
         self.timings["total"] = time.monotonic() - started
 
     def stop(self) -> None:
@@ -253,7 +263,8 @@ class Environment:
         context = self.ssl_context(client=True)
         processes.wait_until(child, lambda: _get(f"{self.apiserver_url}/readyz", context) == b"ok", 90)
 
-    def _start_controller_manager(self) -> None:
+    def _start_controller_manager(self) -> Callable[[], None]:
+        """Start it and return the wait for it, which the other components need not hold up."""
         assert self.binaries is not None
         kubeconfig = self._write_kubeconfig(
             self.run_dir / "kubeconfig-controller-manager",
@@ -278,12 +289,13 @@ class Environment:
                 f"--root-ca-file={self.ca.cert_file}",
                 "--use-service-account-credentials=true",
                 "--leader-elect=false",
+                "--authentication-skip-lookup=true",  # no front-proxy here; stops a looping lookup error
                 "--controllers=*," + ",".join(f"-{name}" for name in DISABLED_CONTROLLERS),
             ],
         )
         # Ready for us once it serves and the service-account controller has filled `default`.
         context = self.ssl_context()
-        processes.wait_until(
+        return lambda: processes.wait_until(
             child,
             lambda: (
                 _get(f"https://{self.address}:{port}/healthz", context) == b"ok"
@@ -364,6 +376,7 @@ class Environment:
                     "pod_selector": self.pod_selector,
                     "ingress_class": self.ingress_class,
                     "node_name": f"stand-in-{self.address.replace('.', '-')}",
+                    "kubernetes_version": KUBERNETES_VERSION,
                     "images": self.image_map,
                     "ready_file": str(ready_file),
                     "log_dir": str(self.log_dir),
@@ -402,8 +415,8 @@ class Environment:
             timeout=60,
         )
         if check and completed.returncode != 0:
-            raise subprocess.CalledProcessError(
-                completed.returncode, ["kubectl", *args], completed.stdout, completed.stderr
+            raise KubectlError(
+                f"kubectl {' '.join(args)} failed (exit {completed.returncode}): {completed.stderr.strip()}"
             )
         return completed
 

@@ -245,6 +245,20 @@ def test_a_wrong_hop_fails_and_says_which(
     assert reply.status == status
 
 
+def test_deleting_a_pod_stops_its_process(env: Environment) -> None:
+    namespace = _namespace(env)
+    _apply(env, *_echo_app(namespace))
+    env.kubectl("wait", "pod/echo", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
+    ip = env.kubectl("get", "pod", "echo", "-n", namespace, "-o", "jsonpath={.status.podIP}").stdout
+    assert _processes_mentioning(f"--address {ip} ")
+
+    env.kubectl("delete", "pod", "echo", "-n", namespace, "--timeout=30s")  # waits until the stand-in confirms
+
+    assert _processes_mentioning(f"--address {ip} ") == []
+    with socket.socket() as sock:
+        assert sock.connect_ex((ip, 8080)) != 0
+
+
 def test_pebble_serves_its_directory_over_https_with_the_run_ca_only(env: Environment) -> None:
     with urllib.request.urlopen(env.pebble_directory_url, context=env.ssl_context(), timeout=5) as response:
         directory = json.load(response)

@@ -80,6 +80,7 @@ class Kubelet:
         self.api = api
         self.pods = pods
         self.node = config["node_name"]
+        self.kubelet_version = config.get("kubernetes_version", "v0.0.0")
         self.host_ip = config["address"]
         self.prefix = config["pod_subnet_prefix"]
         self.images: dict[str, Any] = config.get("images") or {}
@@ -173,8 +174,8 @@ class Kubelet:
             self.api.delete_namespaced_pod(
                 meta["name"],
                 meta["namespace"],
-                grace_period_seconds=0,
-                body={"preconditions": {"uid": meta["uid"]}},
+                # In the body: with a body, the API server ignores the query parameter.
+                body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
                 _preload_content=False,
             )
         except client.ApiException as error:
