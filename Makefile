@@ -45,8 +45,9 @@ test: lint binaries
 demo: binaries
 	$(ENVPY) -m certwright_env.demo
 
+# exec: make stays the parent, so when make is stopped the environment is told (PR_SET_PDEATHSIG).
 env: binaries
-	$(ENVPY) -m certwright_env
+	exec env PYTHONPATH=testenv $(PY) -m certwright_env
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

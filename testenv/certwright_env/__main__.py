@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from .environment import Environment
+from .processes import ask_for_sigterm_when_parent_dies
 
 
 def main() -> int:
@@ -21,6 +22,7 @@ def main() -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    ask_for_sigterm_when_parent_dies()  # `make env` stopped with SIGTERM does not pass it on
     print(
         "certwright-env: starting etcd, kube-apiserver, kube-controller-manager, Pebble, DNS and the stand-in…",
         file=sys.stderr,

@@ -46,12 +46,13 @@ def cache_root() -> Path:
     return Path(base) / "certwright" / "bin"
 
 
-def ensure_all() -> Binaries:
-    """Return every binary, building what is neither in KUBEBUILDER_ASSETS nor cached."""
-    kube = _kube_binaries()
+def ensure_all(assets: str | None = None) -> Binaries:
+    """Return every binary, building what is neither in ``assets`` (default: KUBEBUILDER_ASSETS) nor cached."""
+    found = from_assets(assets if assets is not None else os.environ.get("KUBEBUILDER_ASSETS"))
+    kube = _kube_binaries(found)
     pebble_dir = _ensure_pebble()
     return Binaries(
-        etcd=_asset("etcd") or _ensure_etcd(),
+        etcd=found["etcd"] or _ensure_etcd(),
         kube_apiserver=kube["kube-apiserver"],
         kube_controller_manager=kube["kube-controller-manager"],
         kubectl=kube["kubectl"],
@@ -60,17 +61,17 @@ def ensure_all() -> Binaries:
     )
 
 
-def _asset(name: str) -> Path | None:
-    assets = os.environ.get("KUBEBUILDER_ASSETS")
-    if not assets:
-        return None
-    candidate = Path(assets) / name
-    return candidate if os.access(candidate, os.X_OK) else None
+def from_assets(assets: str | None) -> dict[str, Path | None]:
+    """The executables that a setup-envtest folder holds (it usually lacks kube-controller-manager)."""
+    found: dict[str, Path | None] = {}
+    for name in ("etcd", *KUBE_COMMANDS):
+        candidate = Path(assets) / name if assets else None
+        found[name] = candidate if candidate and os.access(candidate, os.X_OK) else None
+    return found
 
 
-def _kube_binaries() -> dict[str, Path]:
-    found = {name: _asset(name) for name in KUBE_COMMANDS}
-    missing = [name for name, path in found.items() if path is None]
+def _kube_binaries(found: dict[str, Path | None]) -> dict[str, Path]:
+    missing = [name for name in KUBE_COMMANDS if found[name] is None]
     built: dict[str, Path] = {}
     if missing:
         directory = _ensure_built(

@@ -30,6 +30,12 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def ask_for_sigterm_when_parent_dies() -> None:
+    """Have the kernel send this process SIGTERM when its parent exits, so it can stop in order."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class Child:
     """One running component."""
