@@ -31,8 +31,8 @@ binaries: $(STAMP)
 	$(ENVPY) -m certwright_env.build
 
 lint: $(STAMP)
-	$(PY) -m ruff check operator testenv tests
-	$(PY) -m ruff format --check operator testenv tests
+	$(PY) -m ruff check operator testenv tests bench
+	$(PY) -m ruff format --check operator testenv tests bench
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 

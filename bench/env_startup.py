@@ -28,9 +28,8 @@ def main(runs: int) -> None:
         totals.append(pass_timings["total"])
         parts = ", ".join(f"{k} {v:.2f}" for k, v in pass_timings.items() if k != "total")
         print(f"run {run}: ready in {pass_timings['total']:.2f} s ({parts}); stopped in {stops[-1]:.2f} s", flush=True)
-    print(
-        f"median start-up {statistics.median(totals):.2f} s, median stop {statistics.median(stops):.2f} s over {runs} runs"
-    )
+    start, stop = statistics.median(totals), statistics.median(stops)
+    print(f"median start-up {start:.2f} s, median stop {stop:.2f} s over {runs} runs")
 
 
 if __name__ == "__main__":
