@@ -7,5 +7,6 @@ environment for a person (``make env``); tests use the ``Environment`` class thr
 from __future__ import annotations
 
 from .environment import ECHO_IMAGE, STANDIN_POD_LABEL, Environment
+from .pebble import AcmeEnvironment
 
-__all__ = ["ECHO_IMAGE", "STANDIN_POD_LABEL", "Environment"]
+__all__ = ["ECHO_IMAGE", "STANDIN_POD_LABEL", "AcmeEnvironment", "Environment"]

@@ -50,7 +50,7 @@ def ensure_all(assets: str | None = None) -> Binaries:
     """Return every binary, building what is neither in ``assets`` (default: KUBEBUILDER_ASSETS) nor cached."""
     found = from_assets(assets if assets is not None else os.environ.get("KUBEBUILDER_ASSETS"))
     kube = _kube_binaries(found)
-    pebble_dir = _ensure_pebble()
+    pebble_dir = ensure_pebble()
     return Binaries(
         etcd=found["etcd"] or _ensure_etcd(),
         kube_apiserver=kube["kube-apiserver"],
@@ -98,7 +98,8 @@ def _ensure_etcd() -> Path:
     return directory / "etcd"
 
 
-def _ensure_pebble() -> Path:
+def ensure_pebble() -> Path:
+    """The folder that holds pebble and pebble-challtestsrv."""
     module = "github.com/letsencrypt/pebble/v2"
     return _ensure_built(
         f"pebble-{PEBBLE_VERSION}",

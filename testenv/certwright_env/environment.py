@@ -8,27 +8,21 @@ normally or through an exception, stops everything it started.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import random
-import shutil
 import ssl
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 from . import processes, tlsfiles
+from .base import Stack
 from .binaries import KUBERNETES_VERSION, Binaries, ensure_all
-from .processes import Child
+from .pebble import PebbleParts
 
-_LOCKS = Path(tempfile.gettempdir()) / "certwright-env-locks"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 # The endpoint controllers are off because Pod IPs here are loopback addresses, which EndpointSlices
 # refuse; the stand-in resolves Service selectors to Pods itself, as those controllers would.
@@ -44,12 +38,6 @@ DISABLED_CONTROLLERS = (
     "persistentvolume-binder",
     "attachdetach",
 )
-# Profiles like Let's Encrypt's, plus one short enough to watch a renewal happen in a test.
-PEBBLE_PROFILES = {
-    "default": {"description": "90-day certificates", "validityPeriod": 90 * 86400},
-    "shortlived": {"description": "6-day certificates, as Let's Encrypt's", "validityPeriod": 6 * 86400},
-    "tenminutes": {"description": "600-second certificates for renewal tests", "validityPeriod": 600},
-}
 STANDIN_POD_LABEL = "certwright.dev/stand-in"
 ECHO_IMAGE = "certwright.dev/testenv/echo"
 REPO = Path(__file__).resolve().parents[2]
@@ -59,7 +47,7 @@ class KubectlError(RuntimeError):
     """kubectl failed; the message carries its stderr."""
 
 
-class Environment:
+class Environment(Stack):
     """A running local control plane with Pebble and the cluster stand-in."""
 
     def __init__(
@@ -73,83 +61,47 @@ class Environment:
         pebble_env: dict[str, str] | None = None,
         pebble_config: dict[str, Any] | None = None,
     ) -> None:
-        self.binaries = binaries
-        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="certwright-env-"))
-        self.log_dir = self.run_dir / "logs"
+        super().__init__(run_dir, binaries=binaries)
         self.ingress_class = ingress_class
         self.pod_selector = pod_selector
         self.image_map = image_map or default_image_map()
-        self.pebble_env = pebble_env or {}
-        self.pebble_config = pebble_config or {}
-        self.children: list[Child] = []
-        self._lock: IO[str] | None = None
-        self.address = ""
-        self.http_port = 0
-        self.timings: dict[str, float] = {}
+        self.pebble_env = pebble_env
+        self.pebble_config = pebble_config
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> Environment:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
+    def _start_components(self) -> None:
         """Start every component in dependency order, waiting until each one is ready."""
         self.binaries = self.binaries or ensure_all()
-        started = time.monotonic()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.address = self._claim_address()
-        self.http_port = 80 if os.geteuid() == 0 else processes.free_port(self.address)
-        if self.http_port != 80:
-            _say(f"not root: port 80 cannot be bound, so HTTP-01 goes to port {self.http_port} (Pebble's httpPort)")
         self._write_pki()
-        self._timed("etcd", self._start_etcd)
-        self._timed("kube-apiserver", self._start_apiserver)
+        self.pebble = PebbleParts(
+            self,
+            self.binaries.pebble.parent,
+            serve_http01=False,
+            pebble_env=self.pebble_env,
+            pebble_config=self.pebble_config,
+        )
+        self.timed("etcd", self._start_etcd)
+        self.timed("kube-apiserver", self._start_apiserver)
         controller_manager_ready = self._start_controller_manager()
-        self._timed("dns", self._start_challtestsrv)
-        self._timed("pebble", self._start_pebble)
-        self._timed("stand-in", self._start_standin)
-        self._timed("kube-controller-manager", controller_manager_ready)
-        self.timings["total"] = time.monotonic() - started
+        self.timed("dns", self.pebble.start_dns)
+        self.timed("pebble", self.pebble.start_pebble)
+        self.timed("stand-in", self._start_standin)
+        self.timed("kube-controller-manager", controller_manager_ready)
 
-    def stop(self) -> None:
-        """Stop what was started, newest first; safe to call twice."""
-        for child in reversed(self.children):
-            child.stop()
-        self.children.clear()
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
+    @property
+    def nameserver(self) -> str:
+        return self.pebble.nameserver
 
-    def _timed(self, name: str, step: Any) -> None:
-        began = time.monotonic()
-        step()
-        self.timings[name] = time.monotonic() - began
+    @property
+    def pebble_directory_url(self) -> str:
+        return self.pebble.directory_url
 
-    def _claim_address(self) -> str:
-        """A 127.A.0.1 address whose 127.A/16 no other environment on this machine holds (a file lock)."""
-        _LOCKS.mkdir(exist_ok=True)
-        chooser = random.SystemRandom()
-        for _ in range(200):
-            address = f"127.{chooser.randint(100, 254)}.0.1"
-            handle = (_LOCKS / f"{address}.lock").open("w")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            self._lock = handle
-            return address
-        raise processes.StartupError("no free loopback address for a new environment")
+    @property
+    def pebble_management_url(self) -> str:
+        return self.pebble.management_url
+
+    @property
+    def pebble_ca_bundle(self) -> Path:
+        return self.pebble.ca_bundle
 
     @property
     def pod_subnet_prefix(self) -> str:
@@ -160,13 +112,11 @@ class Environment:
 
     def _write_pki(self) -> None:
         pki = self.run_dir / "pki"
-        self.ca = tlsfiles.RunCA(pki, self.run_dir.name)
         hosts = [self.address, "localhost", "127.0.0.1"]
         self.apiserver_pair = self.ca.serving(
             "kube-apiserver", [*hosts, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "10.0.0.1"]
         )
         self.controller_manager_pair = self.ca.serving("kube-controller-manager", hosts)
-        self.pebble_pair = self.ca.serving("pebble", hosts)
         self.admin_pair = self.ca.client("admin", "certwright-env-admin", "system:masters")
         self.controller_manager_client = self.ca.client("kcm-client", "system:kube-controller-manager")
         self.standin_client = self.ca.client("stand-in-client", "certwright-stand-in", "system:masters")
@@ -208,7 +158,7 @@ class Environment:
         client_url = f"http://{self.address}:{client_port}"
         peer_url = f"http://{self.address}:{peer_port}"
         self.etcd_url = client_url
-        child = self._spawn(
+        child = self.spawn(
             "etcd",
             [
                 self.binaries.etcd,
@@ -233,7 +183,7 @@ class Environment:
             json.dumps({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]})
         )
         self.audit_log = self.log_dir / "audit.log"
-        child = self._spawn(
+        child = self.spawn(
             "kube-apiserver",
             [
                 self.binaries.kube_apiserver,
@@ -274,7 +224,7 @@ class Environment:
             },
         )
         port = processes.free_port(self.address)
-        child = self._spawn(
+        child = self.spawn(
             "kube-controller-manager",
             [
                 self.binaries.kube_controller_manager,
@@ -304,61 +254,6 @@ class Environment:
             60,
         )
 
-    def _start_challtestsrv(self) -> None:
-        assert self.binaries is not None
-        dns_port = processes.free_port(self.address)
-        management_port = processes.free_port(self.address)
-        self.nameserver = f"{self.address}:{dns_port}"
-        self.dns_management_url = f"http://{self.address}:{management_port}"
-        child = self._spawn(
-            "challtestsrv",
-            [
-                self.binaries.challtestsrv,
-                f"-defaultIPv4={self.address}",
-                "-defaultIPv6=",
-                f"-dnsserver={self.nameserver}",
-                "-http01=",
-                "-https01=",
-                "-doh=",
-                "-tlsalpn01=",
-                f"-management={self.address}:{management_port}",
-            ],
-        )
-        processes.wait_until(
-            child,
-            lambda: processes.port_open(self.address, management_port) and processes.port_open(self.address, dns_port),
-            30,
-        )
-
-    def _start_pebble(self) -> None:
-        assert self.binaries is not None
-        acme_port = processes.free_port(self.address)
-        management_port = processes.free_port(self.address)
-        config: dict[str, Any] = {
-            "listenAddress": f"{self.address}:{acme_port}",
-            "managementListenAddress": f"{self.address}:{management_port}",
-            "certificate": str(self.pebble_pair.cert),
-            "privateKey": str(self.pebble_pair.key),
-            "httpPort": self.http_port,
-            "tlsPort": processes.free_port(self.address),
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
-            "retryAfter": {"authz": 3, "order": 5},
-            "profiles": PEBBLE_PROFILES,
-        }
-        config.update(self.pebble_config)
-        config_file = self.run_dir / "pebble-config.json"
-        config_file.write_text(json.dumps({"pebble": config}, indent=2))
-        self.pebble_directory_url = f"https://{self.address}:{acme_port}/dir"
-        self.pebble_management_url = f"https://{self.address}:{management_port}"
-        self.pebble_ca_bundle = self.ca.cert_file
-        env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", **self.pebble_env}
-        child = self._spawn(
-            "pebble", [self.binaries.pebble, "-config", config_file, "-dnsserver", self.nameserver], env=env
-        )
-        context = self.ssl_context()
-        processes.wait_until(child, lambda: b'"newOrder"' in _get(self.pebble_directory_url, context), 30)
-
     def _start_standin(self) -> None:
         ready_file = self.run_dir / "stand-in.ready"
         config_file = self.run_dir / "stand-in.json"
@@ -385,19 +280,14 @@ class Environment:
             )
         )
         env = {**os.environ, "PYTHONPATH": _pythonpath()}
-        child = self._spawn("stand-in", [sys.executable, "-m", "certwright_env.standin", config_file], env=env)
+        child = self.spawn("stand-in", [sys.executable, "-m", "certwright_env.standin", config_file], env=env)
         processes.wait_until(child, ready_file.exists, 30)
-
-    def _spawn(self, name: str, argv: Sequence[Any], env: dict[str, str] | None = None) -> Child:
-        child = processes.spawn(name, argv, self.log_dir, env=env)
-        self.children.append(child)
-        return child
 
     # -- helpers for tests and people --------------------------------------------------------
 
     def ssl_context(self, *, client: bool = False) -> ssl.SSLContext:
         """Verifies the run's CA (never switched off); with ``client``, presents the admin certificate."""
-        context = ssl.create_default_context(cafile=str(self.ca.cert_file))
+        context = super().ssl_context()
         if client:
             context.load_cert_chain(str(self.admin_pair.cert), str(self.admin_pair.key))
         return context
@@ -431,19 +321,6 @@ class Environment:
             ]
         )
 
-    def log_tails(self, lines: int = 60) -> str:
-        """The end of every component's log, for a failing test's report."""
-        parts = []
-        for log in sorted(self.log_dir.glob("*.log")):
-            if log.name == "audit.log":
-                continue
-            text = log.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"----- {log.name} -----\n" + "\n".join(text))
-        return "\n".join(parts)
-
-    def remove_run_dir(self) -> None:
-        shutil.rmtree(self.run_dir, ignore_errors=True)
-
 
 def default_image_map() -> dict[str, Any]:
     """Images the stand-in can run: certwright's own (this checkout) and the echo test image."""
@@ -476,7 +353,3 @@ def _pythonpath() -> str:
     here = str(Path(__file__).resolve().parent.parent)
     existing = os.environ.get("PYTHONPATH")
     return f"{here}{os.pathsep}{existing}" if existing else here
-
-
-def _say(message: str) -> None:
-    print(f"certwright-env: {message}", file=sys.stderr, flush=True)
