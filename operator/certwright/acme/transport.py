@@ -1,0 +1,222 @@
+"""The network layer under the ACME verbs: directory, nonces, signed POSTs, problems, retries.
+
+- Every URL comes from the directory or from the server's answers; none is built here.
+- A pool of nonces from ``Replay-Nonce`` headers; ``newNonce`` is asked (HEAD) only when it is empty.
+- ``badNonce`` is retried up to ``nonce_retries`` times, each time with the nonce from the error
+  (RFC 8555 §6.5); Pebble rejects 5 % of good nonces, so one retry is not enough.
+- ``serverInternal`` and 5xx answers are retried with exponential backoff (or the server's
+  Retry-After when shorter than the cap); ``rateLimited`` is never retried here: it is raised with
+  the server's Retry-After, for the caller to schedule.
+- The ``requests.Session``, clock and sleep are injected; TLS verification is never switched off.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import josepy as jose
+import requests
+
+from .. import __version__
+from . import jws
+from .errors import (
+    BadNonce,
+    ConnectionFailed,
+    NotAnAcmeServer,
+    Problem,
+    ProblemError,
+    RateLimited,
+    ServerInternal,
+    TLSVerificationError,
+    TransportError,
+    problem_error,
+)
+from .messages import Directory
+from .retry_after import clamp, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"certwright/{__version__} python-requests/{requests.__version__}"
+JOSE_CONTENT_TYPE = "application/jose+json"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+Clock = Callable[[], datetime.datetime]
+Sleep = Callable[[float], None]
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def new_session(ca_bundle: str | None = None) -> requests.Session:
+    """A session that verifies the CA's TLS: against ``ca_bundle`` (a PEM file) when given."""
+    session = requests.Session()
+    session.verify = ca_bundle if ca_bundle else True
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+class Transport:
+    """Talks to one ACME server; safe to share between threads."""
+
+    def __init__(
+        self,
+        directory_url: str,
+        *,
+        session: requests.Session,
+        clock: Clock = utc_now,
+        sleep: Sleep = time.sleep,
+        nonce_retries: int = 5,
+        server_retries: int = 3,
+        server_backoff: float = 1.0,
+        timeout: float = 30.0,
+    ) -> None:
+        if session.verify is False:
+            raise ValueError("TLS verification must stay on; pass the private CA's bundle instead")
+        self.directory_url = directory_url
+        self.session = session
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.clock = clock
+        self.sleep = sleep
+        self.nonce_retries = nonce_retries
+        self.server_retries = server_retries
+        self.server_backoff = server_backoff
+        self.timeout = timeout
+        self._directory: Directory | None = None
+        self._nonces: list[str] = []
+        self._lock = threading.Lock()
+
+    # -- plain GETs: the directory and ARI (RFC 9773 §4.1) ----------------------------------------
+
+    def directory(self) -> Directory:
+        """The directory, fetched once and kept."""
+        if self._directory is None:
+            response = self.get(self.directory_url)
+            try:
+                body = response.json()
+            except ValueError as error:
+                raise NotAnAcmeServer(
+                    f"{self.directory_url} is not an ACME directory: it answered {response.status_code} "
+                    f"with {response.headers.get('Content-Type', 'no content type')}, not JSON"
+                ) from error
+            if not isinstance(body, dict):
+                raise NotAnAcmeServer(f"{self.directory_url} is not an ACME directory: its JSON is not an object")
+            self._directory = Directory(self.directory_url, body)
+        return self._directory
+
+    def get(self, url: str) -> requests.Response:
+        """An unauthenticated GET, retried on 5xx; problems become exceptions."""
+        return self._with_server_retries(url, lambda: self._send("GET", url))
+
+    # -- signed requests --------------------------------------------------------------------------
+
+    def post(
+        self,
+        url: str,
+        payload: jose.JSONDeSerializable | dict[str, Any] | None,
+        key: jose.JWK,
+        kid: str | None,
+    ) -> requests.Response:
+        """A signed POST (``payload=None`` is POST-as-GET); ``kid`` None signs with the ``jwk`` instead."""
+        body = jws.encode_payload(payload)
+        return self._with_server_retries(url, lambda: self._post_with_nonce_retries(url, body, key, kid))
+
+    def _post_with_nonce_retries(self, url: str, body: bytes, key: jose.JWK, kid: str | None) -> requests.Response:
+        rejected = 0
+        while True:
+            signed = jws.sign(body, key, url=url, nonce=self._nonce(), kid=kid)
+            try:
+                return self._send("POST", url, json_body=signed)
+            except BadNonce:
+                rejected += 1
+                if rejected > self.nonce_retries:
+                    raise
+                log.debug("badNonce from %s; retrying with the nonce from the error (%d)", url, rejected)
+
+    def _nonce(self) -> str:
+        with self._lock:
+            if self._nonces:
+                return self._nonces.pop()
+        url = self.directory()["newNonce"]
+        self._with_server_retries(url, lambda: self._send("HEAD", url))  # _send pools its Replay-Nonce
+        with self._lock:
+            if self._nonces:
+                return self._nonces.pop()
+        raise TransportError(f"{url} answered without a usable Replay-Nonce header")
+
+    def _keep_nonce(self, response: requests.Response) -> None:
+        nonce = response.headers.get("Replay-Nonce")
+        if nonce and _is_base64url(nonce):
+            with self._lock:
+                self._nonces.append(nonce)
+
+    # -- the wire ---------------------------------------------------------------------------------
+
+    def _with_server_retries(self, url: str, attempt: Callable[[], requests.Response]) -> requests.Response:
+        failures = 0
+        while True:
+            try:
+                return attempt()
+            except ServerInternal as error:
+                failures += 1
+                if failures > self.server_retries:
+                    raise
+                delay = clamp(error.retry_after, 0, 30, self.server_backoff * 2 ** (failures - 1))
+                log.info("%s failed (%s); retry %d in %.1f s", url, error.problem, failures, delay)
+                self.sleep(delay)
+
+    def _send(self, method: str, url: str, json_body: dict[str, Any] | None = None) -> requests.Response:
+        headers = {"Content-Type": JOSE_CONTENT_TYPE} if json_body is not None else {}
+        try:
+            # verify per request: requests lets REQUESTS_CA_BUNDLE override the session's own bundle.
+            response = self.session.request(
+                method, url, json=json_body, headers=headers, timeout=self.timeout, verify=self.session.verify
+            )
+        except requests.exceptions.SSLError as error:
+            raise TLSVerificationError(
+                f"TLS verification of {url} failed ({_root_cause(error)}); for a private ACME CA, "
+                "give its CA bundle (caBundle) instead"
+            ) from error
+        except requests.exceptions.RequestException as error:
+            raise ConnectionFailed(f"cannot reach the ACME server at {url}: {_root_cause(error)}") from error
+        self._keep_nonce(response)
+        if response.status_code < 400:
+            return response
+        raise self._problem(url, response)
+
+    def _problem(self, url: str, response: requests.Response) -> ProblemError:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "type" in body:
+            problem = Problem.from_json(body, response.status_code)
+        else:
+            kind = "serverInternal" if response.status_code >= 500 else "malformed"
+            problem = Problem(
+                type=f"urn:ietf:params:acme:error:{kind}",
+                detail=f"HTTP {response.status_code} without a problem document",
+                status=response.status_code,
+            )
+        error = problem_error(problem, url, retry_after)
+        if isinstance(error, RateLimited):
+            log.warning("rate limited by %s: %s (retry after %s s)", url, problem.detail, retry_after)
+        return error
+
+
+def _is_base64url(text: str) -> bool:
+    return bool(text) and all(c.isalnum() or c in "-_" for c in text)
+
+
+def _root_cause(error: BaseException) -> str:
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    if error.args and isinstance(error.args[0], BaseException):
+        return _root_cause(error.args[0])
+    return str(error)
