@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install what the build and the tests need from the system: Python's venv module and a Go
-# toolchain new enough for Kubernetes v1.35 (Go ≥ 1.25). Debian packages where they suffice.
+# Install what the build and the tests need from the system: Python's venv module, Debian's Pebble
+# (an older ACME server for the acme tier), and a Go toolchain new enough for Kubernetes v1.35
+# (Go >= 1.25). Debian packages where they suffice.
 set -euo pipefail
 
 need_apt=()
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v git >/dev/null || need_apt+=(git)
 command -v curl >/dev/null || need_apt+=(curl)
+[ -x /usr/bin/pebble ] || need_apt+=(pebble)  # Pebble 2.4.0: the acme tier's second, older CA
 if ((${#need_apt[@]})); then
   echo "system-deps: installing ${need_apt[*]} (apt-get)"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

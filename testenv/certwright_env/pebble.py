@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -49,20 +50,22 @@ class PebbleParts:
         self.nameserver = f"{address}:{dns_port}"
         self.dns_management_url = f"http://{address}:{management_port}"
         http01 = f"{address}:{self.stack.http_port}" if self.serve_http01 else ""
-        child = self.stack.spawn(
-            "challtestsrv",
-            [
-                self.folder / "pebble-challtestsrv",
-                f"-defaultIPv4={address}",
-                "-defaultIPv6=",
-                f"-dnsserver={self.nameserver}",
-                f"-http01={http01}",
-                "-https01=",
-                "-doh=",
-                "-tlsalpn01=",
-                f"-management={address}:{management_port}",
-            ],
-        )
+        binary = self.folder / "pebble-challtestsrv"
+        flags = _flags(binary)
+        dns_flag = "-dnsserver" if "-dnsserver" in flags else "-dns01"  # renamed after 2.4.0
+        argv = [
+            binary,
+            f"-defaultIPv4={address}",
+            "-defaultIPv6=",
+            f"{dns_flag}={self.nameserver}",
+            f"-http01={http01}",
+            "-https01=",
+            "-tlsalpn01=",
+            f"-management={address}:{management_port}",
+        ]
+        if "-doh" in flags:
+            argv.append("-doh=")
+        child = self.stack.spawn("challtestsrv", argv)
         processes.wait_until(
             child,
             lambda: processes.port_open(address, management_port) and processes.port_open(address, dns_port),
@@ -106,6 +109,12 @@ class PebbleParts:
         processes.wait_until(child, directory_served, 30)
 
 
+def _flags(binary: Path) -> set[str]:
+    """The flags a Go program lists in its -h output (versions differ)."""
+    completed = subprocess.run([binary, "-h"], capture_output=True, text=True, timeout=10)
+    return {line.split()[0] for line in (completed.stdout + completed.stderr).splitlines() if line.startswith("  -")}
+
+
 class AcmeEnvironment(Stack):
     """Pebble and challtestsrv on an address of their own, no Kubernetes: the acme tier's server."""
 
@@ -117,14 +126,21 @@ class AcmeEnvironment(Stack):
         *,
         pebble_env: dict[str, str] | None = None,
         pebble_config: dict[str, Any] | None = None,
+        pebble_folder: Path | None = None,
     ) -> None:
         super().__init__(run_dir)
         self.pebble_env = pebble_env
         self.pebble_config = pebble_config
+        self.pebble_folder = pebble_folder
 
     def _start_components(self) -> None:
+        """``pebble_folder`` picks another Pebble build (Debian's 2.4.0 is in /usr/bin); default: ours."""
         self.parts = PebbleParts(
-            self, ensure_pebble(), serve_http01=True, pebble_env=self.pebble_env, pebble_config=self.pebble_config
+            self,
+            self.pebble_folder or ensure_pebble(),
+            serve_http01=True,
+            pebble_env=self.pebble_env,
+            pebble_config=self.pebble_config,
         )
         self.timed("dns", self.parts.start_dns)
         self.timed("pebble", self.parts.start_pebble)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
+import josepy as jose
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certwright.acme.client import ExternalAccountBinding
 from certwright.acme.errors import AccountDoesNotExist, ExternalAccountRequired, Unauthorized
@@ -25,6 +27,15 @@ def test_an_account_is_created_then_found_again_from_its_key(pebble: AcmeEnviron
 
     assert found.url == created.url
     assert registered_again.url == created.url
+
+
+def test_an_rsa_account_key_signs_with_rs256(pebble: AcmeEnvironment) -> None:
+    client = new_client(pebble, jose.JWKRSA(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    client.register()
+
+    issued = issue(client, pebble, names(1))
+
+    assert issued.leaf.serial_number > 0
 
 
 def test_a_key_without_an_account_is_not_found(pebble: AcmeEnvironment) -> None:

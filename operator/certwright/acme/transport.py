@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"certwright/{__version__} python-requests/{requests.__version__}"
 JOSE_CONTENT_TYPE = "application/jose+json"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# A Retry-After beyond this is treated as this; Let's Encrypt's longest limit refills in days.
+MAX_RETRY_AFTER = 10 * 86400.0
 
 Clock = Callable[[], datetime.datetime]
 Sleep = Callable[[float], None]
@@ -204,6 +206,8 @@ class Transport:
                 detail=f"HTTP {response.status_code} without a problem document",
                 status=response.status_code,
             )
+        if retry_after is not None:
+            retry_after = min(retry_after, MAX_RETRY_AFTER)
         error = problem_error(problem, url, retry_after)
         if isinstance(error, RateLimited):
             log.warning("rate limited by %s: %s (retry after %s s)", url, problem.detail, retry_after)
