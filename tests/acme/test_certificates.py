@@ -6,6 +6,7 @@ import datetime
 import json
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import josepy as jose
 import pytest
@@ -18,6 +19,7 @@ from certwright.acme.client import AcmeClient
 from certwright.acme.errors import AlreadyReplaced, ConnectionFailed, NotAnAcmeServer, TLSVerificationError
 from certwright.acme.transport import Transport, new_session
 from certwright_env import AcmeEnvironment
+from certwright_env.tlsfiles import RunCA
 
 from .flows import issue, names, new_client
 
@@ -118,8 +120,12 @@ def test_an_order_replaces_its_predecessor_once(client: AcmeClient, pebble: Acme
         client.new_order(requested, replaces=predecessor)
 
 
-def test_a_ca_whose_certificate_does_not_verify_fails_with_a_tls_error(pebble: AcmeEnvironment) -> None:
-    transport = Transport(pebble.directory_url, session=new_session())  # system roots only
+@pytest.mark.parametrize("bundle", ["another CA", "system roots"])
+def test_a_ca_whose_certificate_does_not_verify_fails_with_a_tls_error(
+    pebble: AcmeEnvironment, tmp_path: Path, bundle: str
+) -> None:
+    ca_file = str(RunCA(tmp_path, "unrelated").cert_file) if bundle == "another CA" else None
+    transport = Transport(pebble.directory_url, session=new_session(ca_file))
     with pytest.raises(
         TLSVerificationError, match=r"TLS verification of https://.*/dir failed .*certificate verify failed.*CA bundle"
     ):
