@@ -49,7 +49,7 @@ class RenewalInfo:
             window = body["suggestedWindow"]
             start = _timestamp(window["start"])
             end = _timestamp(window["end"])
-        except (TypeError, KeyError, ValueError) as error:
+        except (TypeError, KeyError, ValueError, AttributeError) as error:
             raise InvalidRenewalInfo(f"renewalInfo has no readable suggestedWindow: {error}") from error
         if end <= start:
             raise InvalidRenewalInfo(f"renewalInfo window ends ({end}) before it starts ({start})")
@@ -64,11 +64,15 @@ def choose_renewal_time(info: RenewalInfo, uniform: Callable[[], float]) -> date
     ``uniform`` returns a float in [0, 1), like ``random.random``; a time in the past means "now".
     """
     span = (info.end - info.start).total_seconds()
-    chosen = info.start + datetime.timedelta(seconds=span * uniform())
-    return chosen.replace(microsecond=0)
+    chosen = (info.start + datetime.timedelta(seconds=span * uniform())).replace(microsecond=0)
+    if chosen < info.start:  # truncation went below a start with fractions of a second
+        chosen += datetime.timedelta(seconds=1)
+    return min(chosen, info.end)
 
 
-def _timestamp(value: str) -> datetime.datetime:
+def _timestamp(value: object) -> datetime.datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"timestamp {value!r} is not an RFC 3339 string")
     parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)

@@ -11,6 +11,7 @@ import datetime
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import josepy as jose
 import requests
@@ -302,7 +303,8 @@ class AcmeClient:
 
 def _links(response: requests.Response, rel: str) -> list[str]:
     header = response.headers.get("Link", "")
-    return [link["url"] for link in requests.utils.parse_header_links(header) if link.get("rel") == rel]
+    links = requests.utils.parse_header_links(header)
+    return [urljoin(response.url, link["url"]) for link in links if link.get("rel") == rel]
 
 
 def _top_issuer(pem_chain: str) -> str | None:

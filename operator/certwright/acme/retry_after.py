@@ -15,7 +15,7 @@ def parse_retry_after(value: str | None, now: datetime.datetime) -> float | None
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return float(text)
     try:
         when = parsedate_to_datetime(text)

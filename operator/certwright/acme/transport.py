@@ -59,7 +59,6 @@ def new_session(ca_bundle: str | None = None) -> requests.Session:
     """A session that verifies the CA's TLS: against ``ca_bundle`` (a PEM file) when given."""
     session = requests.Session()
     session.verify = ca_bundle if ca_bundle else True
-    session.headers["User-Agent"] = USER_AGENT
     return session
 
 
@@ -82,7 +81,6 @@ class Transport:
             raise ValueError("TLS verification must stay on; pass the private CA's bundle instead")
         self.directory_url = directory_url
         self.session = session
-        self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.clock = clock
         self.sleep = sleep
         self.nonce_retries = nonce_retries
@@ -98,18 +96,28 @@ class Transport:
     def directory(self) -> Directory:
         """The directory, fetched once and kept."""
         if self._directory is None:
-            response = self.get(self.directory_url)
-            try:
-                body = response.json()
-            except ValueError as error:
-                raise NotAnAcmeServer(
-                    f"{self.directory_url} is not an ACME directory: it answered {response.status_code} "
-                    f"with {response.headers.get('Content-Type', 'no content type')}, not JSON"
-                ) from error
-            if not isinstance(body, dict):
-                raise NotAnAcmeServer(f"{self.directory_url} is not an ACME directory: its JSON is not an object")
-            self._directory = Directory(self.directory_url, body)
+            self._with_server_retries(self.directory_url, self._fetch_directory)
+        assert self._directory is not None
         return self._directory
+
+    def _fetch_directory(self) -> requests.Response:
+        """One GET of the directory; anything but an ACME directory (or a 5xx, retried) is named as such."""
+        url = self.directory_url
+        response = self._send("GET", url, raise_problems=False)
+        if response.status_code >= 500:
+            raise self._problem(url, response)
+        content_type = response.headers.get("Content-Type", "no content type")
+        try:
+            body = response.json() if response.status_code < 400 else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise NotAnAcmeServer(
+                f"{url} is not an ACME directory: it answered HTTP {response.status_code} with {content_type}, "
+                "not a JSON directory; check the server URL"
+            )
+        self._directory = Directory(url, body)
+        return response
 
     def get(self, url: str) -> requests.Response:
         """An unauthenticated GET, retried on 5xx; problems become exceptions."""
@@ -134,18 +142,28 @@ class Transport:
             signed = jws.sign(body, key, url=url, nonce=self._nonce(), kid=kid)
             try:
                 return self._send("POST", url, json_body=signed)
-            except BadNonce:
+            except BadNonce as error:
                 rejected += 1
                 if rejected > self.nonce_retries:
-                    raise
+                    raise BadNonce(
+                        Problem(
+                            type=error.problem.type,
+                            detail=f"the CA rejected {rejected} nonces in a row; the last time: {error.problem.detail}",
+                            status=error.problem.status,
+                        ),
+                        url,
+                    ) from error
                 log.debug("badNonce from %s; retrying with the nonce from the error (%d)", url, rejected)
 
     def _nonce(self) -> str:
         with self._lock:
             if self._nonces:
                 return self._nonces.pop()
-        url = self.directory()["newNonce"]
-        self._with_server_retries(url, lambda: self._send("HEAD", url))  # _send pools its Replay-Nonce
+        if self._directory is None:
+            self._fetch_directory()  # no retries of its own: the caller's POST retries as a whole
+        assert self._directory is not None
+        url = self._directory["newNonce"]
+        self._send("HEAD", url)  # _send pools its Replay-Nonce
         with self._lock:
             if self._nonces:
                 return self._nonces.pop()
@@ -172,8 +190,12 @@ class Transport:
                 log.info("%s failed (%s); retry %d in %.1f s", url, error.problem, failures, delay)
                 self.sleep(delay)
 
-    def _send(self, method: str, url: str, json_body: dict[str, Any] | None = None) -> requests.Response:
-        headers = {"Content-Type": JOSE_CONTENT_TYPE} if json_body is not None else {}
+    def _send(
+        self, method: str, url: str, json_body: dict[str, Any] | None = None, *, raise_problems: bool = True
+    ) -> requests.Response:
+        headers = {"User-Agent": USER_AGENT}  # per request: a plain Session carries python-requests' own
+        if json_body is not None:
+            headers["Content-Type"] = JOSE_CONTENT_TYPE
         try:
             # verify per request: requests lets REQUESTS_CA_BUNDLE override the session's own bundle.
             response = self.session.request(
@@ -187,7 +209,7 @@ class Transport:
         except requests.exceptions.RequestException as error:
             raise ConnectionFailed(f"cannot reach the ACME server at {url}: {_root_cause(error)}") from error
         self._keep_nonce(response)
-        if response.status_code < 400:
+        if response.status_code < 400 or not raise_problems:
             return response
         raise self._problem(url, response)
 
@@ -200,7 +222,9 @@ class Transport:
         if isinstance(body, dict) and "type" in body:
             problem = Problem.from_json(body, response.status_code)
         else:
-            kind = "serverInternal" if response.status_code >= 500 else "malformed"
+            kind = {429: "rateLimited"}.get(
+                response.status_code, "serverInternal" if response.status_code >= 500 else "malformed"
+            )
             problem = Problem(
                 type=f"urn:ietf:params:acme:error:{kind}",
                 detail=f"HTTP {response.status_code} without a problem document",
