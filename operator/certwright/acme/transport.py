@@ -90,6 +90,7 @@ class Transport:
         self._directory: Directory | None = None
         self._nonces: list[str] = []
         self._lock = threading.Lock()
+        self.nonce_rejections = 0  # badNonce answers retried so far; for metrics and tests
 
     # -- plain GETs: the directory and ARI (RFC 9773 §4.1) ----------------------------------------
 
@@ -144,6 +145,8 @@ class Transport:
                 return self._send("POST", url, json_body=signed)
             except BadNonce as error:
                 rejected += 1
+                with self._lock:
+                    self.nonce_rejections += 1
                 if rejected > self.nonce_retries:
                     raise BadNonce(
                         Problem(
