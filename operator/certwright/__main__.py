@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
+from kubernetes import client, config
 
 from . import __version__
+from .controllers import certificates, issuers
+from .kube.accounts import AccountRegistry
+from .kube.client import Kube
+from .kube.context import Context, Settings
+from .kube.podwatch import SolverPodWatch
+
+DEFAULT_SOLVER_IMAGE = f"ghcr.io/certwright/certwright:{__version__}"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -23,33 +33,88 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=[],
         help="watch only this namespace (repeatable); all namespaces when absent",
     )
+    parser.add_argument(
+        "--cluster-resource-namespace",
+        default=os.environ.get("POD_NAMESPACE", "certwright"),
+        help="where the Secrets a ClusterIssuer names live (default: the operator's own namespace)",
+    )
+    parser.add_argument("--solver-image", default=DEFAULT_SOLVER_IMAGE, help="image of the HTTP-01 solver Pods")
+    parser.add_argument(
+        "--selfcheck-nameservers",
+        default="",
+        help="comma-separated host[:port] DNS servers the self-check asks (split-horizon clusters); "
+        "default: the system resolver",
+    )
+    parser.add_argument("--max-concurrent-issuances", type=int, default=100)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
 
 def build_registry() -> kopf.OperatorRegistry:
-    """The operator's handlers; for now only how it logs in (kubeconfig, else in-cluster)."""
+    """The operator's handlers: how it logs in, and one module per concern."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
 
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.posting.enabled = False  # our Events are explicit, with our reasons
+        settings.scanning.disabled = True  # no CRD or namespace discovery: RBAC grants only what we use
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+
+    issuers.setup(registry)
+    certificates.setup(registry)
     return registry
+
+
+def api_client() -> client.ApiClient:
+    try:
+        api: client.ApiClient = config.new_client_from_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        api = client.ApiClient()
+    return api
+
+
+async def run(options: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="certwright-io"))
+    kube_client = api_client()
+    kube = Kube(kube_client)
+    settings = Settings(
+        solver_image=options.solver_image,
+        selfcheck_nameservers=tuple(s.strip() for s in options.selfcheck_nameservers.split(",") if s.strip()),
+        cluster_resource_namespace=options.cluster_resource_namespace,
+        max_concurrent_issuances=options.max_concurrent_issuances,
+    )
+    pods = SolverPodWatch(client.CoreV1Api(kube_client), loop)
+    pods.start()
+    context = Context(
+        kube=kube,
+        accounts=AccountRegistry(kube, settings.cluster_resource_namespace),
+        pods=pods,
+        settings=settings,
+        issuance_slots=asyncio.Semaphore(settings.max_concurrent_issuances),
+    )
+    await kopf.operator(
+        registry=build_registry(),
+        standalone=True,
+        clusterwide=not options.namespace,
+        namespaces=options.namespace,
+        memo=kopf.Memo(context=context),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     logging.basicConfig(level=options.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # "Handler succeeded" for every event
     logging.getLogger(__name__).info("certwright %s starting", __version__)
-    asyncio.run(
-        kopf.operator(
-            registry=build_registry(),
-            standalone=True,
-            clusterwide=not options.namespace,
-            namespaces=options.namespace,
-        )
-    )
+    asyncio.run(run(options))
     return 0
 
 

@@ -38,7 +38,8 @@ DISABLED_CONTROLLERS = (
     "persistentvolume-binder",
     "attachdetach",
 )
-STANDIN_POD_LABEL = "certwright.dev/stand-in"
+# The stand-in runs Pods carrying this label: the one certwright puts on its solver Pods.
+STANDIN_POD_LABEL = "certwright.dev/solver"
 ECHO_IMAGE = "certwright.dev/testenv/echo"
 REPO = Path(__file__).resolve().parents[2]
 

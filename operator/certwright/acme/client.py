@@ -170,6 +170,12 @@ class AcmeClient:
     def authorization(self, url: str) -> Authorization:
         return Authorization(url, AuthorizationBody.from_json(self._read(url).json()))
 
+    def read_authorization(self, url: str) -> tuple[Authorization, float | None]:
+        """The authorization and the server's Retry-After, for callers that poll on their own."""
+        response = self._read(url)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), self.transport.clock())
+        return Authorization(url, AuthorizationBody.from_json(response.json())), retry_after
+
     def pending_authorizations(self, order: Order) -> list[Authorization]:
         """The order's authorizations that still need a challenge answered (valid ones are reused)."""
         found = [self.authorization(url) for url in order.body.authorizations]

@@ -1,0 +1,212 @@
+"""Certificates: observe spec, status and the Secret; decide whether to issue; write conditions.
+
+Level-based (kopf ``on.event``: no diff-base annotation, no finalizer): each event collapses into one
+reconcile per Certificate, which recomputes from the spec, the status and the Secret. An issuance in
+flight (``status.order``) is resumed; otherwise the ordered checks in ``domain.issuing`` decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+from typing import Any
+
+import kopf
+
+from ..domain import api
+from ..domain.conditions import ConditionType, Reason, find_condition, parse_timestamp, set_condition, timestamp
+from ..domain.issuing import Inputs, SecretView, Trigger, status_renewal_time, why_issue
+from ..domain.renewal import renewal_time
+from ..domain.specs import CertificateSpec, SpecError, parse_certificate, parse_issuer, solver_for
+from ..kube.accounts import issuer_key
+from ..kube.context import Context
+from ..pki import certificates as pki_certificates
+from .issuance import UNREAD, Issuance
+
+FIRST_BACKOFF = datetime.timedelta(minutes=1)
+MAX_BACKOFF = datetime.timedelta(days=1)
+
+
+def setup(registry: kopf.OperatorRegistry) -> None:
+    @kopf.on.startup(registry=registry)
+    async def listen(memo: kopf.Memo, **_: Any) -> None:
+        context: Context = memo["context"]
+        context.issuer_listeners.append(lambda key: _wake_for_issuer(context, key))
+
+    @kopf.on.event(api.GROUP, api.VERSION, api.CERTIFICATES, registry=registry)
+    async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        context: Context = memo["context"]
+        key = f"{body.metadata.namespace}/{body.metadata.name}"
+        if event["type"] == "DELETED":
+            context.certificates.pop(key, None)
+            return
+        context.certificates[key] = {**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION}
+        _trigger(context, key)
+
+
+def _trigger(context: Context, key: str) -> None:
+    context.runner.trigger(f"Certificate/{key}", lambda: reconcile(context, key))
+
+
+def _wake_for_issuer(context: Context, issuer: str) -> None:
+    for key, certificate in list(context.certificates.items()):
+        if _issuer_key(certificate) == issuer:
+            _trigger(context, key)
+
+
+def _issuer_key(certificate: dict[str, Any]) -> str:
+    ref = (certificate.get("spec") or {}).get("issuerRef") or {}
+    kind = ref.get("kind") or "Issuer"
+    namespace = None if kind == "ClusterIssuer" else certificate["metadata"]["namespace"]
+    return issuer_key(kind, namespace, ref.get("name", ""))
+
+
+async def reconcile(context: Context, key: str) -> None:
+    """Issue when a check says so (or resume the issuance in status); otherwise keep Ready true."""
+    certificate = context.certificates.get(key)
+    if certificate is None:
+        return
+    try:
+        spec = parse_certificate(certificate.get("spec") or {})
+    except SpecError as error:
+        await _not_ready(context, certificate, Reason.INVALID_SPEC, str(error))
+        return
+    blocked = _blocker(context, certificate, spec)
+    if blocked is not None:
+        await _not_ready(context, certificate, *blocked)
+        return
+    status = certificate.get("status") or {}
+    issuer_body = context.issuers[_issuer_key(certificate)]
+    account = context.accounts.get(_issuer_key(certificate))
+    assert account is not None
+    issuer = parse_issuer(issuer_body["spec"])
+    secret: object = UNREAD
+    if (status.get("order") or {}).get("url"):
+        trigger: Trigger | None = None
+    else:
+        secret = await context.kube.get_secret(certificate["metadata"]["namespace"], spec.secret_name)
+        now = context.clock()
+        trigger = why_issue(
+            Inputs(
+                spec, _view(secret), certificate["metadata"].get("annotations") or {}, status_renewal_time(status), now
+            )
+        )
+        if trigger is None:
+            await _up_to_date(context, certificate, spec, secret)
+            return
+        wait = _backoff_left(certificate, now)
+        if wait is not None:
+            asyncio.get_running_loop().call_later(wait.total_seconds(), _trigger, context, key)
+            return
+    async with context.issuance_slots:
+        await Issuance(context, certificate, spec, issuer, account.client, secret).run(trigger)
+
+
+def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpec) -> tuple[Reason, str] | None:
+    """What a schema cannot see: a missing or unready issuer, a wildcard over HTTP-01, no solver."""
+    ref = spec.issuer_ref
+    issuer = context.issuers.get(_issuer_key(certificate))
+    if issuer is None:
+        where = "" if ref.cluster_scoped else f" in namespace {certificate['metadata']['namespace']}"
+        return Reason.ISSUER_NOT_FOUND, f"{ref.kind} {ref.name} does not exist{where}; create it or fix spec.issuerRef"
+    ready = find_condition((issuer.get("status") or {}).get("conditions") or [], ConditionType.READY)
+    if context.accounts.get(_issuer_key(certificate)) is None or ready is None or ready.get("status") != "True":
+        why = (ready or {}).get("message") or "its ACME account is not registered yet"
+        return Reason.ISSUER_NOT_READY, f"{ref.kind} {ref.name} is not ready: {why}"
+    wildcards = [name for name in spec.dns_names if name.startswith("*.")]
+    if wildcards:
+        return (
+            Reason.WILDCARD_NEEDS_DNS01,
+            f"{', '.join(wildcards)}: wildcard names need a DNS-01 solver; HTTP-01 cannot validate them",
+        )
+    solvers = parse_issuer(issuer["spec"]).solvers
+    unsolved = [name for name in spec.dns_names if solver_for(solvers, name) is None]
+    if unsolved:
+        return (
+            Reason.NO_SOLVER,
+            f"no solver of {ref.kind} {ref.name} matches {', '.join(unsolved)}; add one or widen a selector",
+        )
+    return None
+
+
+def _backoff_left(certificate: dict[str, Any], now: datetime.datetime) -> datetime.timedelta | None:
+    """After a failure, how long to wait still (1 min doubling up to a day); None when the spec
+    changed since, a renewal was forced, or the wait is over."""
+    status = certificate.get("status") or {}
+    failed_at = parse_timestamp(status.get("lastFailureTime"))
+    attempts = int(status.get("failedIssuanceAttempts") or 0)
+    issuing = find_condition(status.get("conditions") or [], ConditionType.ISSUING) or {}
+    if (
+        failed_at is None
+        or attempts == 0
+        or issuing.get("observedGeneration") != certificate["metadata"].get("generation")
+    ):
+        return None
+    if api.ANNOTATION_RENEW in (certificate["metadata"].get("annotations") or {}):
+        return None
+    left = failed_at + min(FIRST_BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF) - now
+    return left if left > datetime.timedelta(0) else None
+
+
+def _view(secret: dict[str, Any] | None) -> SecretView | None:
+    if secret is None:
+        return None
+    data = secret.get("data") or {}
+    decoded = {key: base64.b64decode(data[key]) if data.get(key) else None for key in ("tls.crt", "tls.key")}
+    return SecretView(decoded["tls.crt"], decoded["tls.key"], (secret.get("metadata") or {}).get("annotations") or {})
+
+
+async def _up_to_date(
+    context: Context, certificate: dict[str, Any], spec: CertificateSpec, secret: dict[str, Any] | None
+) -> None:
+    """Ready=True with the dates of the certificate in the Secret; written only when it differs."""
+    assert secret is not None
+    leaf = pki_certificates.parse_chain(base64.b64decode(secret["data"]["tls.crt"]))[0]
+    info = pki_certificates.certificate_info(leaf)
+    status = certificate.get("status") or {}
+    dates = {
+        "notBefore": timestamp(info.not_before),
+        "notAfter": timestamp(info.not_after),
+        "renewalTime": status.get("renewalTime")
+        or timestamp(renewal_time(info.not_before, info.not_after, spec.renew_before)),
+    }
+    ready = find_condition(status.get("conditions") or [], ConditionType.READY) or {}
+    if ready.get("status") == "True" and all(status.get(k) == v for k, v in dates.items()):
+        return
+    now = context.clock()
+    message = f"certificate is up to date: valid until {dates['notAfter']}, renews at {dates['renewalTime']}"
+    conditions = set_condition(
+        status.get("conditions") or [],
+        ConditionType.READY,
+        True,
+        Reason.ISSUED,
+        message,
+        now=now,
+        generation=certificate["metadata"].get("generation"),
+    )
+    meta = certificate["metadata"]
+    await context.kube.patch_status(
+        api.CERTIFICATES, meta["namespace"], meta["name"], {"conditions": conditions, **dates}
+    )
+
+
+async def _not_ready(context: Context, certificate: dict[str, Any], reason: Reason, message: str) -> None:
+    """Ready=False with a specific reason and one Event, only when that is news."""
+    status = certificate.get("status") or {}
+    ready = find_condition(status.get("conditions") or [], ConditionType.READY) or {}
+    if (ready.get("status"), ready.get("reason"), ready.get("message")) == ("False", str(reason), message):
+        return
+    now = context.clock()
+    meta = certificate["metadata"]
+    conditions = set_condition(
+        status.get("conditions") or [],
+        ConditionType.READY,
+        False,
+        reason,
+        message,
+        now=now,
+        generation=meta.get("generation"),
+    )
+    await context.kube.patch_status(api.CERTIFICATES, meta["namespace"], meta["name"], {"conditions": conditions})
+    await context.kube.event(certificate, "Warning", str(reason), message, now)

@@ -1,0 +1,91 @@
+"""Condition types, reasons and Event reasons (one place, CamelCase), and condition bookkeeping."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    ISSUING = "Issuing"
+
+
+class Reason(StrEnum):
+    """Why a condition is as it is; also the Event reason where an Event is posted."""
+
+    # Certificate Ready
+    ISSUED = "Issued"
+    NOT_ISSUED_YET = "DoesNotExist"
+    ISSUER_NOT_FOUND = "IssuerNotFound"
+    ISSUER_NOT_READY = "IssuerNotReady"
+    WILDCARD_NEEDS_DNS01 = "WildcardNeedsDNS01"
+    NO_SOLVER = "NoMatchingSolver"
+    INVALID_SPEC = "InvalidSpec"
+    # Issuing: why an issuance started (the ordered checks in ``issuing``)
+    SECRET_MISSING = "SecretMissing"
+    SECRET_INCOMPLETE = "SecretIncomplete"
+    SECRET_INVALID = "SecretInvalid"
+    KEY_MISMATCH = "KeyDoesNotMatchCertificate"
+    ISSUER_CHANGED = "IssuerChanged"
+    DNS_NAMES_CHANGED = "DNSNamesChanged"
+    KEY_SPEC_CHANGED = "PrivateKeyChanged"
+    MANUAL_TRIGGER = "ManuallyTriggered"
+    RENEWAL_DUE = "RenewalDue"
+    # Issuing: progress and failures
+    ORDER_CREATED = "OrderCreated"
+    PRESENTED = "ChallengePresented"
+    SELF_CHECK_FAILED = "SelfCheckFailed"
+    AUTHORIZATION_FAILED = "AuthorizationFailed"
+    ORDER_FAILED = "OrderFailed"
+    RATE_LIMITED = "RateLimited"
+    ACME_ERROR = "ACMEError"
+    # Issuer Ready
+    ACCOUNT_REGISTERED = "AccountRegistered"
+    ACCOUNT_FAILED = "AccountFailed"
+    ACCOUNT_KEY_INVALID = "AccountKeyInvalid"
+    EAB_SECRET_MISSING = "EABSecretMissing"
+
+
+def set_condition(
+    conditions: Sequence[Mapping[str, Any]],
+    kind: ConditionType,
+    status: bool,
+    reason: Reason,
+    message: str,
+    *,
+    now: datetime.datetime,
+    generation: int | None = None,
+) -> list[dict[str, Any]]:
+    """The conditions with ``kind`` set; lastTransitionTime moves only when the status changes."""
+    value = "True" if status else "False"
+    others = [dict(c) for c in conditions if c.get("type") != kind]
+    previous = next((c for c in conditions if c.get("type") == kind), None)
+    changed = previous is None or previous.get("status") != value
+    condition: dict[str, Any] = {
+        "type": str(kind),
+        "status": value,
+        "reason": str(reason),
+        "message": message,
+        "lastTransitionTime": timestamp(now) if changed else previous.get("lastTransitionTime", timestamp(now)),  # type: ignore[union-attr]
+    }
+    if generation is not None:
+        condition["observedGeneration"] = generation
+    return [*others, condition]
+
+
+def find_condition(conditions: Sequence[Mapping[str, Any]], kind: ConditionType) -> Mapping[str, Any] | None:
+    return next((c for c in conditions if c.get("type") == kind), None)
+
+
+def timestamp(moment: datetime.datetime) -> str:
+    """RFC 3339 in UTC, to the second, as Kubernetes writes times."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))

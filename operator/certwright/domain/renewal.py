@@ -1,0 +1,29 @@
+"""When to renew a certificate (DESIGN §3): one pure function.
+
+The user's rule is "30 days before expiry", but never later than when one third of the lifetime is
+left (one half for lifetimes under ten days): the same for 90-day certificates, and for long ones
+the third wins. Where 30 days would be more than half the lifetime (45-day and 6-day certificates)
+the 30 days cannot be meant literally — a 6-day certificate would renew in a loop — so the share
+alone decides. An explicit ``renew_before`` overrides it. ARI windows come later.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+THIRTY_DAYS = datetime.timedelta(days=30)
+SHORT_LIFETIME = datetime.timedelta(days=10)
+
+
+def renewal_time(
+    not_before: datetime.datetime, not_after: datetime.datetime, renew_before: datetime.timedelta | None = None
+) -> datetime.datetime:
+    """The moment to renew, inside [not_before, not_after], truncated to the second."""
+    lifetime = not_after - not_before
+    if renew_before is not None:
+        lead = min(renew_before, lifetime)
+    else:
+        share = lifetime / 2 if lifetime < SHORT_LIFETIME else lifetime / 3
+        lead = max(share, THIRTY_DAYS) if lifetime / 2 >= THIRTY_DAYS else share
+    moment = max(not_before, not_after - lead)
+    return moment.replace(microsecond=0)

@@ -1,0 +1,216 @@
+"""Thin async adapters over the kubernetes client: every call runs in a thread, never on the loop.
+
+Objects travel as plain dicts (``_preload_content=False``) so that the controllers see what the API
+server sent, and so that no generated model is built for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from kubernetes import client
+
+from ..domain import api
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Obj = dict[str, Any]
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class NotFound(Exception):
+    """The object does not exist (404)."""
+
+
+class Conflict(Exception):
+    """The object already exists, or changed since it was read (409)."""
+
+
+def _json(response: Any) -> Obj:
+    data: Obj = json.loads(response.data) if response.data else {}
+    return data
+
+
+class Kube:
+    """The API calls the operator makes, and nothing else (RBAC in manifests/ grants exactly these)."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+
+    async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
+        def run() -> Obj:
+            try:
+                return _json(function(*args, _preload_content=False, **kwargs))
+            except client.ApiException as error:
+                if error.status == 404:
+                    raise NotFound(f"{function.__name__}: {error.reason}") from error
+                if error.status == 409:
+                    raise Conflict(f"{function.__name__}: {error.reason}") from error
+                raise
+
+        return await asyncio.to_thread(run)
+
+    # -- Secrets ---------------------------------------------------------------------------------
+
+    async def get_secret(self, namespace: str, name: str) -> Obj | None:
+        try:
+            return await self._call(self.core.read_namespaced_secret, name, namespace)
+        except NotFound:
+            return None
+
+    async def create_secret(self, namespace: str, body: Obj) -> Obj:
+        return await self._call(self.core.create_namespaced_secret, namespace, body, field_manager=api.FIELD_MANAGER)
+
+    async def replace_secret(self, namespace: str, body: Obj) -> Obj:
+        name = body["metadata"]["name"]
+        return await self._call(
+            self.core.replace_namespaced_secret, name, namespace, body, field_manager=api.FIELD_MANAGER
+        )
+
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self._call(self.core.delete_namespaced_secret, name, namespace)
+
+    # -- solver objects ----------------------------------------------------------------------------
+
+    async def create(self, body: Obj) -> Obj:
+        """Create a Pod, Service, Ingress or Challenge; an existing one (a resumed issuance) is fine."""
+        namespace = body["metadata"]["namespace"]
+        kind = body["kind"]
+        creators: dict[str, Callable[..., Any]] = {
+            "Pod": self.core.create_namespaced_pod,
+            "Service": self.core.create_namespaced_service,
+            "Ingress": self.networking.create_namespaced_ingress,
+        }
+        try:
+            if kind == "Challenge":
+                return await self._call(
+                    self.custom.create_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CHALLENGES, body
+                )
+            return await self._call(creators[kind], namespace, body, field_manager=api.FIELD_MANAGER)
+        except Conflict:
+            log.debug("%s %s/%s exists already", kind, namespace, body["metadata"]["name"])
+            if kind == "Challenge":
+                return await self.get_challenge(namespace, body["metadata"]["name"])
+            return body
+
+    async def get_challenge(self, namespace: str, name: str) -> Obj:
+        return await self._call(
+            self.custom.get_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CHALLENGES, name
+        )
+
+    async def delete_challenge(self, namespace: str, name: str) -> None:
+        """Delete a Challenge; the garbage collector deletes its solver Pod, Service and Ingress."""
+        with contextlib.suppress(NotFound):
+            await self._call(
+                self.custom.delete_namespaced_custom_object,
+                api.GROUP,
+                api.VERSION,
+                namespace,
+                api.CHALLENGES,
+                name,
+                propagation_policy="Background",
+            )
+
+    async def patch_challenge_status(self, namespace: str, name: str, status: Obj) -> None:
+        with contextlib.suppress(NotFound):
+            await self._call(
+                self.custom.patch_namespaced_custom_object_status,
+                api.GROUP,
+                api.VERSION,
+                namespace,
+                api.CHALLENGES,
+                name,
+                {"status": status},
+                _content_type=MERGE_PATCH,
+            )
+
+    # -- our resources -------------------------------------------------------------------------
+
+    async def patch_status(self, plural: str, namespace: str | None, name: str, status: Obj) -> Obj:
+        """Merge-patch the status subresource (one writer per status: this operator)."""
+        body = {"status": status}
+        if namespace is None:
+            return await self._call(
+                self.custom.patch_cluster_custom_object_status,
+                api.GROUP,
+                api.VERSION,
+                plural,
+                name,
+                body,
+                _content_type=MERGE_PATCH,
+            )
+        return await self._call(
+            self.custom.patch_namespaced_custom_object_status,
+            api.GROUP,
+            api.VERSION,
+            namespace,
+            plural,
+            name,
+            body,
+            _content_type=MERGE_PATCH,
+        )
+
+    async def remove_annotation(self, plural: str, namespace: str, name: str, key: str) -> None:
+        body = {"metadata": {"annotations": {key: None}}}
+        await self._call(
+            self.custom.patch_namespaced_custom_object,
+            api.GROUP,
+            api.VERSION,
+            namespace,
+            plural,
+            name,
+            body,
+            _content_type=MERGE_PATCH,
+        )
+
+    # -- Events ----------------------------------------------------------------------------------
+
+    async def event(
+        self, involved: Mapping[str, Any], kind: str, reason: str, message: str, now: datetime.datetime
+    ) -> None:
+        """Post one Event on an object; a failure to post is logged, never raised."""
+        meta = involved["metadata"]
+        namespace = meta.get("namespace") or "default"
+        stamp = now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion", api.API_VERSION),
+                "kind": involved["kind"],
+                "name": meta["name"],
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "certwright"},
+            "reportingComponent": "certwright",
+            "reportingInstance": "certwright",
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            await self._call(self.core.create_namespaced_event, namespace, body)
+        except Exception:
+            log.warning("could not post Event %s on %s/%s", reason, namespace, meta["name"], exc_info=True)
+
+    # -- solver Pods -----------------------------------------------------------------------------
+
+    async def read_pod(self, namespace: str, name: str) -> Obj | None:
+        try:
+            return await self._call(self.core.read_namespaced_pod, name, namespace)
+        except NotFound:
+            return None

@@ -1,0 +1,78 @@
+"""The operator-wide dependency container (kopf's memo), built once at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .accounts import AccountRegistry
+from .client import Kube
+from .podwatch import SolverPodWatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    solver_image: str
+    selfcheck_nameservers: tuple[str, ...]
+    cluster_resource_namespace: str
+    max_concurrent_issuances: int = 100
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class KeyedRunner:
+    """Runs at most one coroutine per key; a trigger while one runs makes it run once more after.
+
+    Level-based reconciliation: the coroutine recomputes from the latest spec and status, so any
+    number of triggers collapse into one more pass.
+    """
+
+    def __init__(self) -> None:
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.again: set[str] = set()
+
+    def trigger(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
+        if key in self.running:
+            self.again.add(key)
+            return
+        self.running[key] = asyncio.get_running_loop().create_task(self._run(key, work), name=key)
+
+    def busy(self, key: str) -> bool:
+        return key in self.running
+
+    async def _run(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            while True:
+                self.again.discard(key)
+                try:
+                    await work()
+                except Exception:
+                    log.exception("reconciling %s failed", key)
+                if key not in self.again:
+                    return
+        finally:
+            self.running.pop(key, None)
+
+
+@dataclass
+class Context:
+    kube: Kube
+    accounts: AccountRegistry
+    pods: SolverPodWatch
+    settings: Settings
+    clock: Callable[[], datetime.datetime] = utc_now
+    random: Callable[[], float] = field(default_factory=lambda: random.SystemRandom().random)
+    issuers: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by issuer key
+    certificates: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by ns/name
+    runner: KeyedRunner = field(default_factory=KeyedRunner)
+    issuer_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    issuance_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(100))

@@ -1,0 +1,82 @@
+"""certwright installed into an environment as a user installs it, and run from this checkout.
+
+``install`` applies ``crds/`` and ``manifests/`` with kubectl; ``OperatorProcess`` runs
+``python -m certwright`` under the ServiceAccount those manifests create (a kubeconfig from a
+TokenRequest), so it has exactly the RBAC a user's install grants. Its self-check asks the
+environment's DNS, the one setting a split-horizon cluster would also need.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .environment import REPO, Environment, KubectlError
+from .processes import Child, spawn
+
+NAMESPACE = "certwright"
+SERVICE_ACCOUNT = "certwright"
+SOLVER_IMAGE = "ghcr.io/certwright/certwright:dev"
+
+
+def install(env: Environment) -> None:
+    """CRDs and the operator's namespace, ServiceAccount and RBAC, applied as a user would."""
+    env.kubectl("apply", "-f", str(REPO / "crds"))
+    env.kubectl("apply", "-f", str(REPO / "manifests"))
+    env.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    for _ in range(100):  # the controller-manager fills in the namespace's default ServiceAccount
+        try:
+            env.kubectl("get", "serviceaccount", SERVICE_ACCOUNT, "-n", NAMESPACE)
+            return
+        except KubectlError:
+            continue
+
+
+class OperatorProcess:
+    """The operator as a real process; ``kill`` is SIGKILL, for crash tests."""
+
+    def __init__(self, env: Environment, *extra: str) -> None:
+        self.env = env
+        self.extra = extra
+        self.child: Child | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        kubeconfig = self.env.service_account_kubeconfig(NAMESPACE, SERVICE_ACCOUNT)
+        self.starts += 1
+        python_path = os.pathsep.join([str(REPO / "operator"), os.environ.get("PYTHONPATH", "")])
+        self.child = spawn(
+            f"operator-{self.starts}" if self.starts > 1 else "operator",
+            [
+                sys.executable,
+                "-m",
+                "certwright",
+                f"--solver-image={SOLVER_IMAGE}",
+                f"--selfcheck-nameservers={self.env.nameserver}",
+                f"--cluster-resource-namespace={NAMESPACE}",
+                *self.extra,
+            ],
+            self.env.log_dir,
+            env={**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONPATH": python_path},
+        )
+        self.env.children.append(self.child)
+
+    def kill(self) -> None:
+        """SIGKILL: nothing is flushed, nothing is cleaned up, as when a node dies."""
+        if self.child is not None:
+            self.child.stop_signal = signal.SIGKILL
+            self.child.stop(grace=5)
+            self.env.children.remove(self.child)
+            self.child = None
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+            self.env.children.remove(self.child)
+            self.child = None
+
+    @property
+    def log(self) -> Path | None:
+        return self.child.log if self.child else None
