@@ -293,6 +293,14 @@ class Environment(Stack):
             context.load_cert_chain(str(self.admin_pair.cert), str(self.admin_pair.key))
         return context
 
+    def pause_pods(self, paused: bool = True) -> None:
+        """While paused, the stand-in starts no new Pod (as a node that is slow to start them)."""
+        _flag(self.run_dir / "stand-in.pause-pods", paused)
+
+    def hold_validation(self, held: bool = True) -> None:
+        """While held, the CA's HTTP-01 requests wait at the stand-in's ingress (a slow path)."""
+        _flag(self.run_dir / "stand-in.hold-ca", held)
+
     def kubectl(
         self, *args: str, stdin: str | None = None, check: bool = True, kubeconfig: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
@@ -321,6 +329,13 @@ class Environment(Stack):
                 f"export CERTWRIGHT_ENV_NAMESERVERS={self.nameserver}",
             ]
         )
+
+
+def _flag(path: Path, on: bool) -> None:
+    if on:
+        path.touch()
+    else:
+        path.unlink(missing_ok=True)
 
 
 def default_image_map() -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from certwright_env import Environment
+from certwright_env.operator import OperatorProcess, install
 
 _ENVIRONMENTS: list[Environment] = []
 
@@ -27,3 +28,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for environment in _ENVIRONMENTS:
             report.sections.append((f"component logs ({environment.run_dir})", environment.log_tails()))
     return report
+
+
+@pytest.fixture(scope="session")
+def operator(env: Environment) -> Iterator[OperatorProcess]:
+    """certwright installed from crds/ and manifests/, running from this checkout under its ServiceAccount."""
+    install(env)
+    process = OperatorProcess(env)
+    process.start()
+    yield process
+    process.stop()

@@ -108,17 +108,23 @@ class Kube:
         )
 
     async def delete_challenge(self, namespace: str, name: str) -> None:
-        """Delete a Challenge; the garbage collector deletes its solver Pod, Service and Ingress."""
-        with contextlib.suppress(NotFound):
-            await self._call(
+        """Delete a Challenge and its solver Ingress, Service and Pod (owner references back this up)."""
+        solver = f"{name}-solver"
+        deletions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
+            (self.networking.delete_namespaced_ingress, (solver, namespace)),
+            (self.core.delete_namespaced_service, (solver, namespace)),
+            (self.core.delete_namespaced_pod, (solver, namespace)),
+            (
                 self.custom.delete_namespaced_custom_object,
-                api.GROUP,
-                api.VERSION,
-                namespace,
-                api.CHALLENGES,
-                name,
-                propagation_policy="Background",
-            )
+                (api.GROUP, api.VERSION, namespace, api.CHALLENGES, name),
+            ),
+        ]
+
+        async def delete(function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+            with contextlib.suppress(NotFound):
+                await self._call(function, *args, propagation_policy="Background")
+
+        await asyncio.gather(*(delete(function, args) for function, args in deletions))
 
     async def patch_challenge_status(self, namespace: str, name: str, status: Obj) -> None:
         with contextlib.suppress(NotFound):

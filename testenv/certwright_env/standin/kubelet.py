@@ -86,10 +86,15 @@ class Kubelet:
         self.images: dict[str, Any] = config.get("images") or {}
         self.log_dir = Path(config["log_dir"])
         self.work_dir = Path(config["log_dir"]).parent / "pods"
+        self.pause_file = Path(config["log_dir"]).parent / "stand-in.pause-pods"
         self.runtimes: dict[str, Runtime] = {}
         self.used_ips: set[str] = set()
         self.queue: queue.Queue[str] = queue.Queue()
         pods.add_listener(lambda kind, pod: self.queue.put(_key(pod)))
+
+    def paused(self) -> bool:
+        """Tests pause the starting of Pods (as a slow node would) by creating this file."""
+        return self.pause_file.exists()
 
     def register_node(self) -> None:
         body = {
@@ -149,6 +154,9 @@ class Kubelet:
                 self._stop(runtime)
                 del self.runtimes[key]
             self._confirm_deletion(pod)
+            return
+        if self.paused():
+            threading.Timer(0.2, self.queue.put, [key]).start()  # look again once resumed
             return
         if not node:
             self._bind(pod)

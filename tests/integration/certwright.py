@@ -1,0 +1,85 @@
+"""What the certificate tests apply and read: Issuers, Certificates, Secrets, as a user would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+from certwright_env import Environment
+from certwright_env.probes import eventually
+
+
+def apply(env: Environment, *objects: dict[str, Any]) -> None:
+    env.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+
+
+def namespace(env: Environment, labels: dict[str, str] | None = None) -> str:
+    name = f"c-{uuid.uuid4().hex[:8]}"
+    apply(env, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}})
+    return name
+
+
+def issuer(env: Environment, name: str, namespace: str | None, **acme: Any) -> dict[str, Any]:
+    """An Issuer (or, without a namespace, a ClusterIssuer) for the environment's Pebble."""
+    spec = {
+        "server": env.pebble_directory_url,
+        "email": "ops@example.test",
+        "profile": "default",
+        "caBundle": base64.b64encode(env.pebble_ca_bundle.read_bytes()).decode(),
+        "privateKeySecretRef": {"name": f"{name}-account"},
+        "solvers": [{"http01": {"ingress": {"ingressClassName": "nginx"}}}],
+        **acme,
+    }
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    kind = "Issuer" if namespace else "ClusterIssuer"
+    return {"apiVersion": "certwright.dev/v1", "kind": kind, "metadata": metadata, "spec": {"acme": spec}}
+
+
+def certificate(name: str, namespace: str, dns_names: list[str], issuer_name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "certwright.dev/v1",
+        "kind": "Certificate",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"secretName": f"{name}-tls", "dnsNames": dns_names, "issuerRef": {"name": issuer_name}, **spec},
+    }
+
+
+def names(count: int = 1) -> list[str]:
+    return [f"{uuid.uuid4().hex[:10]}.example.test" for _ in range(count)]
+
+
+def get(env: Environment, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+    where = ["-n", namespace] if namespace else []
+    result: dict[str, Any] = json.loads(env.kubectl("get", kind, name, *where, "-o", "json").stdout)
+    return result
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == kind), {})
+
+
+def wait_ready(env: Environment, name: str, namespace: str, timeout: float = 60) -> dict[str, Any]:
+    return eventually(
+        lambda: get(env, "certificate", name, namespace),
+        lambda c: condition(c, "Ready").get("status") == "True",
+        timeout=timeout,
+        what=f"Certificate {namespace}/{name} becomes Ready",
+    )
+
+
+def wait_condition(
+    env: Environment, name: str, namespace: str, kind: str, reason: str, timeout: float = 60
+) -> dict[str, Any]:
+    return eventually(
+        lambda: get(env, "certificate", name, namespace),
+        lambda c: condition(c, kind).get("reason") == reason,
+        timeout=timeout,
+        what=f"Certificate {namespace}/{name} has {kind} with reason {reason}",
+    )
+
+
+def secret_data(env: Environment, name: str, namespace: str) -> dict[str, bytes]:
+    secret = get(env, "secret", name, namespace)
+    return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
