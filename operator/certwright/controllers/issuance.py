@@ -210,7 +210,7 @@ class Issuance:
         solver = solver_for(self.issuer.solvers, name)
         assert acme_challenge is not None
         assert solver is not None
-        pod = f"{challenge['metadata']['name']}-solver"
+        pod = builders.solver_name(challenge["metadata"]["name"])
         if not await self.context.pods.wait_ready(self.namespace, pod, POD_READY_TIMEOUT):
             await self._challenge_state(
                 challenge, "errored", f"solver Pod {pod} was not Ready within {POD_READY_TIMEOUT:.0f} s"

@@ -81,12 +81,18 @@ def _issuer_changed(i: Inputs) -> Trigger | None:
     assert i.secret is not None
     ref = i.spec.issuer_ref
     had = (i.secret.annotations.get(api.ANNOTATION_ISSUER_NAME), i.secret.annotations.get(api.ANNOTATION_ISSUER_KIND))
-    if had != (ref.name, ref.kind):
+    if had == (ref.name, ref.kind):
+        return None
+    if had == (None, None):
         return Trigger(
             Reason.ISSUER_CHANGED,
-            f"the certificate was issued by {had[1]} {had[0]}, the spec asks for {ref.kind} {ref.name}",
+            f"Secret {i.spec.secret_name} names no issuer (certwright did not issue it); "
+            f"the spec asks for {ref.kind} {ref.name}",
         )
-    return None
+    return Trigger(
+        Reason.ISSUER_CHANGED,
+        f"the certificate was issued by {had[1]} {had[0]}, the spec asks for {ref.kind} {ref.name}",
+    )
 
 
 def _names_changed(i: Inputs) -> Trigger | None:

@@ -25,5 +25,9 @@ def renewal_time(
     else:
         share = lifetime / 2 if lifetime < SHORT_LIFETIME else lifetime / 3
         lead = max(share, THIRTY_DAYS) if lifetime / 2 >= THIRTY_DAYS else share
-    moment = max(not_before, not_after - lead)
-    return moment.replace(microsecond=0)
+    moment = (not_after - lead).replace(microsecond=0)
+    if moment < not_before:  # truncation (or a lead as long as the lifetime) reached before the start
+        moment = not_before.replace(microsecond=0)
+        if moment < not_before:
+            moment += datetime.timedelta(seconds=1)
+    return moment

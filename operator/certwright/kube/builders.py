@@ -31,7 +31,20 @@ def owner_reference(owner: Mapping[str, Any], *, controller: bool = True) -> Obj
 def challenge_name(certificate_name: str, dns_name: str, token: str) -> str:
     """Stable per authorization, so a restarted operator finds the Challenge it made."""
     digest = hashlib.sha256(f"{dns_name}/{token}".encode()).hexdigest()[:10]
-    return f"{certificate_name[:52]}-{digest}"
+    return f"{certificate_name[:52].rstrip('.-')}-{digest}"
+
+
+def solver_name(challenge: str) -> str:
+    """The solver Pod, Service and Ingress name: a DNS-1035 label whatever the Challenge is called
+    (a Service name may not hold a dot, start with a digit or pass 63 characters)."""
+    return f"certwright-solver-{hashlib.sha256(challenge.encode()).hexdigest()[:12]}"
+
+
+def label_value(text: str) -> str:
+    """``text`` as a label value: names longer than a label's 63 characters keep a readable head and a hash."""
+    if len(text) <= 63:
+        return text
+    return f"{text[:50].rstrip('.-_')}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def build_challenge(
@@ -51,7 +64,7 @@ def build_challenge(
         "metadata": {
             "name": challenge_name(meta["name"], dns_name, token),
             "namespace": meta["namespace"],
-            "labels": {api.LABEL_CERTIFICATE: meta["name"]},
+            "labels": {api.LABEL_CERTIFICATE: label_value(meta["name"])},
             "ownerReferences": [owner_reference(certificate)],
         },
         "spec": {
@@ -124,7 +137,7 @@ def build_solver_pod(challenge: Mapping[str, Any], solver: Solver, *, image: str
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": f"{meta['name']}-solver",
+            "name": solver_name(meta["name"]),
             "namespace": meta["namespace"],
             "labels": {**solver.pod_labels, **_solver_labels(challenge)},
             "annotations": dict(solver.pod_annotations),
@@ -140,7 +153,7 @@ def build_solver_service(challenge: Mapping[str, Any], solver: Solver) -> Obj:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
-            "name": f"{meta['name']}-solver",
+            "name": solver_name(meta["name"]),
             "namespace": meta["namespace"],
             "labels": _solver_labels(challenge),
             "ownerReferences": [owner_reference(challenge)],
@@ -170,7 +183,9 @@ def build_solver_ingress(challenge: Mapping[str, Any], solver: Solver) -> Obj:
                         {
                             "path": CHALLENGE_PATH + spec_in["token"],
                             "pathType": "ImplementationSpecific",
-                            "backend": {"service": {"name": f"{meta['name']}-solver", "port": {"number": SOLVER_PORT}}},
+                            "backend": {
+                                "service": {"name": solver_name(meta["name"]), "port": {"number": SOLVER_PORT}}
+                            },
                         }
                     ]
                 },
@@ -183,7 +198,7 @@ def build_solver_ingress(challenge: Mapping[str, Any], solver: Solver) -> Obj:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {
-            "name": f"{meta['name']}-solver",
+            "name": solver_name(meta["name"]),
             "namespace": meta["namespace"],
             "labels": {**solver.ingress_labels, **_solver_labels(challenge)},
             "annotations": dict(solver.ingress_annotations),
@@ -203,7 +218,7 @@ def build_key_secret(certificate: Mapping[str, Any], name: str, key_pem: bytes) 
         "metadata": {
             "name": name,
             "namespace": meta["namespace"],
-            "labels": {api.LABEL_MANAGED: "true", api.LABEL_CERTIFICATE: meta["name"]},
+            "labels": {api.LABEL_MANAGED: "true", api.LABEL_CERTIFICATE: label_value(meta["name"])},
             "ownerReferences": [owner_reference(certificate)],
         },
         "data": {"tls.key": base64.b64encode(key_pem).decode()},
@@ -225,7 +240,7 @@ def build_tls_secret(
         **(old_meta.get("labels") or {}),
         **spec.secret_labels,
         api.LABEL_MANAGED: "true",
-        api.LABEL_CERTIFICATE: meta["name"],
+        api.LABEL_CERTIFICATE: label_value(meta["name"]),
     }
     annotations = {
         **(old_meta.get("annotations") or {}),

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from kubernetes import client
 
 from ..domain import api
+from . import builders
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,7 +110,7 @@ class Kube:
 
     async def delete_challenge(self, namespace: str, name: str) -> None:
         """Delete a Challenge and its solver Ingress, Service and Pod (owner references back this up)."""
-        solver = f"{name}-solver"
+        solver = builders.solver_name(name)
         deletions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
             (self.networking.delete_namespaced_ingress, (solver, namespace)),
             (self.core.delete_namespaced_service, (solver, namespace)),
