@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 
 from .environment import Environment
+from .issuer import pebble_issuer_yaml
+from .operator import NAMESPACE, OperatorProcess, install
 from .processes import ask_for_sigterm_when_parent_dies
 
 
@@ -29,7 +31,12 @@ def main() -> int:
         flush=True,
     )
     with Environment(options.run_dir) as env:
-        exports = env.exports()
+        install(env)
+        operator = OperatorProcess(env)
+        operator.start()
+        issuer_file = env.run_dir / "issuer-pebble.yaml"
+        issuer_file.write_text(pebble_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle))
+        exports = env.exports() + f"\nexport CERTWRIGHT_NAMESPACE={NAMESPACE}"
         exports_file = options.exports_file or env.run_dir / "env.sh"
         exports_file.write_text(exports + "\n")
         timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in env.timings.items())
@@ -37,6 +44,9 @@ def main() -> int:
         print(f"certwright-env: logs in {env.log_dir}", file=sys.stderr)
         print(f"certwright-env: these lines are also in {exports_file} (source it in another shell):", file=sys.stderr)
         print(exports, flush=True)
+        print(f"certwright-env: the operator runs from this checkout (log: {operator.log}); try:", file=sys.stderr)
+        print(f"  kubectl apply -f {issuer_file} -f examples/certificate.yaml", file=sys.stderr)
+        print("  kubectl get certificates -w", file=sys.stderr, flush=True)
         if not options.once:
             print("certwright-env: running; Ctrl-C stops everything", file=sys.stderr, flush=True)
             stopped.wait()

@@ -25,6 +25,7 @@ from ..pki import certificates as pki_certificates
 from .issuance import UNREAD, Issuance
 
 FIRST_BACKOFF = datetime.timedelta(minutes=1)
+NOT_REGISTERED_YET = "its ACME account is not registered yet"
 MAX_BACKOFF = datetime.timedelta(days=1)
 
 
@@ -112,7 +113,7 @@ def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpe
         return Reason.ISSUER_NOT_FOUND, f"{ref.kind} {ref.name} does not exist{where}; create it or fix spec.issuerRef"
     ready = find_condition((issuer.get("status") or {}).get("conditions") or [], ConditionType.READY)
     if context.accounts.get(_issuer_key(certificate)) is None or ready is None or ready.get("status") != "True":
-        why = (ready or {}).get("message") or "its ACME account is not registered yet"
+        why = (ready or {}).get("message") or NOT_REGISTERED_YET
         return Reason.ISSUER_NOT_READY, f"{ref.kind} {ref.name} is not ready: {why}"
     wildcards = [name for name in spec.dns_names if name.startswith("*.")]
     if wildcards:
@@ -209,4 +210,6 @@ async def _not_ready(context: Context, certificate: dict[str, Any], reason: Reas
         generation=meta.get("generation"),
     )
     await context.kube.patch_status(api.CERTIFICATES, meta["namespace"], meta["name"], {"conditions": conditions})
+    if message.endswith(NOT_REGISTERED_YET):  # a moment's wait, not a problem worth a Warning
+        return
     await context.kube.event(certificate, "Warning", str(reason), message, now)
