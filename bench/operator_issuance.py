@@ -1,0 +1,139 @@
+"""The operator on the local environment: apply → Ready, bursts, and API requests per issuance.
+
+    PYTHONPATH=operator:testenv:. .venv/bin/python bench/operator_issuance.py [--single 10] [--burst 100]
+
+Measured the way DESIGN §7 gives cert-manager's figures: Pebble with validation sleep off and its
+default 5 % nonce rejection, HTTP-01 through the cluster stand-in, one name per Certificate. API
+requests are the operator's own, counted from the API server's audit log. Prints; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import statistics
+import time
+from pathlib import Path
+
+from tests.integration.certwright import apply, certificate, condition, issuer, names
+
+from certwright_env import Environment
+from certwright_env.operator import NAMESPACE, SERVICE_ACCOUNT, OperatorProcess, install
+
+OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
+
+
+def audit_mark(env: Environment) -> int:
+    with env.audit_log.open() as log:
+        return sum(1 for _ in log)
+
+
+def operator_requests(env: Environment, since: int) -> collections.Counter[tuple[str, str, int]]:
+    counted: collections.Counter[tuple[str, str, int]] = collections.Counter()
+    with env.audit_log.open() as log:
+        for number, line in enumerate(log):
+            if number < since:
+                continue
+            event = json.loads(line)
+            if event["stage"] != "ResponseComplete" or event["user"]["username"] != OPERATOR_USER:
+                continue
+            ref = event.get("objectRef") or {}
+            resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+            counted[(event["verb"], resource, event["responseStatus"]["code"])] += 1
+    return counted
+
+
+def ready_times(env: Environment, namespace: str) -> dict[str, float]:
+    """Each Certificate's Ready transition, in seconds since the epoch (kubectl, one call)."""
+    items = json.loads(env.kubectl("get", "certificates", "-n", namespace, "-o", "json").stdout)["items"]
+    times = {}
+    for item in items:
+        ready = condition(item, "Ready")
+        if ready.get("status") == "True":
+            stamp = time.strptime(ready["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ")
+            times[item["metadata"]["name"]] = time.mktime(stamp) - time.timezone
+    return times
+
+
+def wait_all(env: Environment, namespace: str, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(ready_times(env, namespace)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {len(ready_times(env, namespace))} of {count} Ready after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def single(env: Environment, runs: int) -> None:
+    namespace = "bench-single"
+    env.kubectl("create", "namespace", namespace)
+    apply(env, issuer(env, "pebble", namespace))
+    env.kubectl("wait", "issuer/pebble", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
+    durations = []
+    mark = audit_mark(env)
+    for run in range(runs):
+        started = time.monotonic()
+        apply(env, certificate(f"one-{run}", namespace, names(1), "pebble"))
+        env.kubectl("wait", f"certificate/one-{run}", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
+        durations.append(time.monotonic() - started)
+    time.sleep(3)  # let the last clean-up requests land in the audit log
+    requests = operator_requests(env, mark)
+    total = sum(requests.values())
+    conflicts = sum(n for (_, _, code), n in requests.items() if code == 409)
+    writes = sum(n for (verb, _, _), n in requests.items() if verb in ("create", "update", "patch", "delete"))
+    events = sum(n for (verb, resource, _), n in requests.items() if resource == "events")
+    print(
+        f"one Certificate, kubectl apply → Ready (kubectl wait included): median {statistics.median(durations):.2f} s, "
+        f"min {min(durations):.2f} s, max {max(durations):.2f} s over {runs}",
+        flush=True,
+    )
+    print(
+        f"API requests per issuance: {total / runs:.1f} ({writes / runs:.1f} writes, {events / runs:.1f} Events, "
+        f"{conflicts / runs:.1f} conflicts)",
+        flush=True,
+    )
+    for (verb, resource, code), number in sorted(requests.items()):
+        print(f"    {number / runs:4.1f}  {verb} {resource} → {code}")
+
+
+def burst(env: Environment, count: int) -> None:
+    namespace = f"bench-burst-{count}"
+    env.kubectl("create", "namespace", namespace)
+    apply(env, issuer(env, "pebble", namespace))
+    env.kubectl("wait", "issuer/pebble", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
+    manifests = [certificate(f"b-{n}", namespace, names(1), "pebble") for n in range(count)]
+    started_wall = time.time()
+    started = time.monotonic()
+    apply(env, *manifests)
+    wait_all(env, namespace, count, timeout=600)
+    elapsed = time.monotonic() - started
+    readies = sorted(ready_times(env, namespace).values())
+    print(
+        f"burst of {count}: all Ready in {elapsed:.1f} s = {count / elapsed:.2f} certificates/s; "
+        f"first Ready after {readies[0] - started_wall:.1f} s (to the second)",
+        flush=True,
+    )
+    orders = json.loads(env.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+    created = sum(1 for event in orders if event["reason"] == "OrderCreated")
+    print(f"    orders created: {created} for {count} Certificates", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--single", type=int, default=10)
+    parser.add_argument("--burst", type=int, nargs="*", default=[100])
+    options = parser.parse_args()
+    with Environment() as env:
+        install(env)
+        operator = OperatorProcess(env)
+        operator.start()
+        time.sleep(2)  # the operator's watches start
+        single(env, options.single)
+        for count in options.burst:
+            burst(env, count)
+        rss = Path(f"/proc/{operator.child.process.pid}/status").read_text() if operator.child else ""
+        print("operator " + next((line for line in rss.splitlines() if line.startswith("VmHWM")), "VmHWM: ?"))
+
+
+if __name__ == "__main__":
+    main()
