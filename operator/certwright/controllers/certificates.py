@@ -21,6 +21,7 @@ from ..domain.renewal import renewal_time
 from ..domain.specs import CertificateSpec, SpecError, parse_certificate, parse_issuer, solver_for
 from ..kube.accounts import issuer_key
 from ..kube.context import Context
+from ..kube.status import record_ready
 from ..pki import certificates as pki_certificates
 from .issuance import UNREAD, Issuance
 
@@ -193,23 +194,9 @@ async def _up_to_date(
 
 
 async def _not_ready(context: Context, certificate: dict[str, Any], reason: Reason, message: str) -> None:
-    """Ready=False with a specific reason and one Event, only when that is news."""
-    status = certificate.get("status") or {}
-    ready = find_condition(status.get("conditions") or [], ConditionType.READY) or {}
-    if (ready.get("status"), ready.get("reason"), ready.get("message")) == ("False", str(reason), message):
-        return
-    now = context.clock()
-    meta = certificate["metadata"]
-    conditions = set_condition(
-        status.get("conditions") or [],
-        ConditionType.READY,
-        False,
-        reason,
-        message,
-        now=now,
-        generation=meta.get("generation"),
+    """Ready=False with a specific reason and one Event, only when that is news (a moment's wait for
+    the issuer's account is not worth a Warning)."""
+    event = not message.endswith(NOT_REGISTERED_YET)
+    await record_ready(
+        context.kube, certificate, api.CERTIFICATES, False, reason, message, now=context.clock(), event=event
     )
-    await context.kube.patch_status(api.CERTIFICATES, meta["namespace"], meta["name"], {"conditions": conditions})
-    if message.endswith(NOT_REGISTERED_YET):  # a moment's wait, not a problem worth a Warning
-        return
-    await context.kube.event(certificate, "Warning", str(reason), message, now)

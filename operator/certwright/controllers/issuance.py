@@ -19,6 +19,7 @@ from ..acme.errors import AcmeError, ProblemError
 from ..acme.selfcheck import check_http01
 from ..domain import api
 from ..domain.conditions import ConditionType, Reason, set_condition, timestamp
+from ..domain.explain import explain, reason_for
 from ..domain.issuing import Trigger
 from ..domain.renewal import renewal_time
 from ..domain.specs import CertificateSpec, IssuerSpec, solver_for
@@ -85,7 +86,7 @@ class Issuance:
             spent = isinstance(error, ProblemError) and error.problem.status in (403, 404)
             await self._fail(
                 IssuanceFailed(
-                    _reason_for(error),
+                    reason_for(error),
                     explain(error),
                     order_spent=spent,
                     retry_after=getattr(error, "retry_after", None),
@@ -389,23 +390,3 @@ class Issuance:
 
     async def _patch(self, status: Mapping[str, Any]) -> None:
         await self.context.kube.patch_status(api.CERTIFICATES, self.namespace, self.name, dict(status))
-
-
-def _reason_for(error: AcmeError) -> Reason:
-    from ..acme.errors import RateLimited
-
-    return Reason.RATE_LIMITED if isinstance(error, RateLimited) else Reason.ACME_ERROR
-
-
-def explain(error: AcmeError) -> str:
-    """The ACME error verbatim, and what the user can do next."""
-    from ..acme.errors import ConnectionFailed, RateLimited, TLSVerificationError
-
-    if isinstance(error, RateLimited):
-        wait = f"{error.retry_after:.0f} s" if error.retry_after else "the time the CA names"
-        return f"{error}; the CA's rate limit was hit: certwright waits {wait} before asking again"
-    if isinstance(error, ConnectionFailed):
-        return f"{error}; check that the operator can reach the ACME server (egress, proxy, DNS)"
-    if isinstance(error, TLSVerificationError):
-        return str(error)
-    return str(error)

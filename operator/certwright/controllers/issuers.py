@@ -10,12 +10,14 @@ from typing import Any
 
 import kopf
 
-from ..acme.errors import AcmeError, ExternalAccountRequired, UserActionRequired
+from ..acme.errors import AcmeError
 from ..domain import api
-from ..domain.conditions import ConditionType, Reason, find_condition, set_condition
+from ..domain.conditions import Reason
+from ..domain.explain import explain
 from ..domain.specs import SpecError, parse_issuer
 from ..kube.accounts import AccountSetupError, issuer_key
 from ..kube.context import Context
+from ..kube.status import record_ready
 
 
 def setup(registry: kopf.OperatorRegistry) -> None:
@@ -59,15 +61,6 @@ async def reconcile(context: Context, key: str) -> None:
     _wake_certificates(context, key)
 
 
-def explain(error: AcmeError) -> str:
-    """The ACME error verbatim, with the next step the user can take."""
-    if isinstance(error, ExternalAccountRequired):
-        return f"{error}; the CA requires external account binding: set spec.acme.externalAccountBinding"
-    if isinstance(error, UserActionRequired):
-        return f"{error}; a person must act at {error.problem.instance or 'the CA'} (for example, agree to new terms)"
-    return str(error)
-
-
 async def _record(
     context: Context,
     issuer: dict[str, Any],
@@ -76,33 +69,9 @@ async def _record(
     message: str,
     acme: dict[str, Any] | None = None,
 ) -> None:
-    status = issuer.get("status") or {}
-    previous = find_condition(status.get("conditions") or [], ConditionType.READY)
-    same = previous is not None and (previous.get("status"), previous.get("reason"), previous.get("message")) == (
-        "True" if ready else "False",
-        str(reason),
-        message,
-    )
-    if same and (acme is None or status.get("acme") == acme):
-        return
-    now = context.clock()
-    patch: dict[str, Any] = {
-        "conditions": set_condition(
-            status.get("conditions") or [],
-            ConditionType.READY,
-            ready,
-            reason,
-            message,
-            now=now,
-            generation=issuer["metadata"].get("generation"),
-        )
-    }
-    if acme is not None:
-        patch["acme"] = acme
-    meta = issuer["metadata"]
     plural = api.CLUSTER_ISSUERS if issuer["kind"] == "ClusterIssuer" else api.ISSUERS
-    await context.kube.patch_status(plural, meta.get("namespace"), meta["name"], patch)
-    await context.kube.event(issuer, "Normal" if ready else "Warning", str(reason), message, now)
+    extra = {"acme": acme} if acme is not None else None
+    await record_ready(context.kube, issuer, plural, ready, reason, message, now=context.clock(), extra=extra)
 
 
 def _wake_certificates(context: Context, key: str) -> None:
