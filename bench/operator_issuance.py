@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -96,12 +97,27 @@ def single(env: Environment, runs: int) -> None:
         print(f"    {number / runs:4.1f}  {verb} {resource} → {code}")
 
 
+def cpu_seconds(env: Environment) -> dict[str, float]:
+    """CPU time used so far by each component, with the processes each one started (solver Pods)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for child in env.children:
+        try:
+            fields = Path(f"/proc/{child.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        # utime, stime, and the waited-for children's cutime, cstime
+        used[child.name] = sum(int(value) for value in fields[11:15]) / ticks
+    return used
+
+
 def burst(env: Environment, count: int) -> None:
     namespace = f"bench-burst-{count}"
     env.kubectl("create", "namespace", namespace)
     apply(env, issuer(env, "pebble", namespace))
     env.kubectl("wait", "issuer/pebble", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
     manifests = [certificate(f"b-{n}", namespace, names(1), "pebble") for n in range(count)]
+    cpu_before = cpu_seconds(env)
     started_wall = time.time()
     started = time.monotonic()
     apply(env, *manifests)
@@ -111,6 +127,13 @@ def burst(env: Environment, count: int) -> None:
     print(
         f"burst of {count}: all Ready in {elapsed:.1f} s = {count / elapsed:.2f} certificates/s; "
         f"first Ready after {readies[0] - started_wall:.1f} s (to the second)",
+        flush=True,
+    )
+    cpu_after = cpu_seconds(env)
+    spent = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    busiest = sorted(spent.items(), key=lambda item: -item[1])
+    print(
+        "    CPU seconds during the burst: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in busiest),
         flush=True,
     )
     orders = json.loads(env.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
