@@ -20,6 +20,8 @@ from .kube.accounts import AccountRegistry
 from .kube.client import Kube
 from .kube.context import Context, Settings
 from .kube.podwatch import SolverPodWatch
+from .kube.scheduler import Scheduler
+from .kube.secrets import SecretCache
 
 DEFAULT_SOLVER_IMAGE = f"ghcr.io/certwright/certwright:{__version__}"
 
@@ -99,6 +101,9 @@ async def run(options: argparse.Namespace) -> None:
         settings=settings,
         issuance_slots=asyncio.Semaphore(settings.max_concurrent_issuances),
     )
+    context.secrets = SecretCache(client.CoreV1Api(kube_client), loop, context.wake_certificate)
+    context.secrets.start()
+    context.scheduler = Scheduler(context.wake_certificate, context.clock)
     await kopf.operator(
         registry=build_registry(),
         standalone=True,

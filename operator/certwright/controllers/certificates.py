@@ -24,10 +24,9 @@ from ..kube.context import Context
 from ..kube.status import record_ready
 from ..pki import certificates as pki_certificates
 from .issuance import UNREAD, Issuance
+from .renewals import follow_renewal_info, repair_metadata
 
-FIRST_BACKOFF = datetime.timedelta(minutes=1)
 NOT_REGISTERED_YET = "its ACME account is not registered yet"
-MAX_BACKOFF = datetime.timedelta(days=1)
 
 
 def setup(registry: kopf.OperatorRegistry) -> None:
@@ -35,6 +34,9 @@ def setup(registry: kopf.OperatorRegistry) -> None:
     async def listen(memo: kopf.Memo, **_: Any) -> None:
         context: Context = memo["context"]
         context.issuer_listeners.append(lambda key: _wake_for_issuer(context, key))
+        context.certificate_listeners.append(lambda key: _trigger(context, key))
+        if context.scheduler is not None:
+            memo["scheduler_task"] = asyncio.get_running_loop().create_task(context.scheduler.run(), name="scheduler")
 
     @kopf.on.event(api.GROUP, api.VERSION, api.CERTIFICATES, registry=registry)
     async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
@@ -65,7 +67,8 @@ def _issuer_key(certificate: dict[str, Any]) -> str:
 
 
 async def reconcile(context: Context, key: str) -> None:
-    """Issue when a check says so (or resume the issuance in status); otherwise keep Ready true."""
+    """Issue when a check says so (or resume the issuance in status); otherwise keep Ready true,
+    repair the Secret's labels, follow the CA's renewal advice, and sleep until something is due."""
     certificate = context.certificates.get(key)
     if certificate is None:
         return
@@ -79,30 +82,62 @@ async def reconcile(context: Context, key: str) -> None:
         await _not_ready(context, certificate, *blocked)
         return
     status = certificate.get("status") or {}
-    issuer_body = context.issuers[_issuer_key(certificate)]
     account = context.accounts.get(_issuer_key(certificate))
     assert account is not None
-    issuer = parse_issuer(issuer_body["spec"])
+    issuer = parse_issuer(context.issuers[_issuer_key(certificate)]["spec"])
     secret: object = UNREAD
-    if (status.get("order") or {}).get("url"):
-        trigger: Trigger | None = None
-    else:
-        secret = await context.kube.get_secret(certificate["metadata"]["namespace"], spec.secret_name)
-        now = context.clock()
-        trigger = why_issue(
-            Inputs(
-                spec, _view(secret), certificate["metadata"].get("annotations") or {}, status_renewal_time(status), now
-            )
-        )
+    trigger: Trigger | None = None
+    now = context.clock()
+    resume_at = parse_timestamp(status.get("nextAttemptTime"))
+    if resume_at is not None and now < resume_at and not _retry_now(certificate):
+        _sleep_until(context, key, resume_at)  # no request for it reaches the CA before then
+        return
+    if not (status.get("order") or {}).get("url"):
+        secret = await _read_secret(context, certificate["metadata"]["namespace"], spec.secret_name)
+        annotations = certificate["metadata"].get("annotations") or {}
+        view = _view(secret if isinstance(secret, dict) else None)
+        trigger = why_issue(Inputs(spec, view, annotations, status_renewal_time(status), now))
         if trigger is None:
+            assert isinstance(secret, dict)
+            await repair_metadata(context, certificate, spec, secret)
             await _up_to_date(context, certificate, spec, secret)
-            return
-        wait = _backoff_left(certificate, now)
-        if wait is not None:
-            asyncio.get_running_loop().call_later(wait.total_seconds(), _trigger, context, key)
+            ari_due = await follow_renewal_info(context, certificate, spec, account.client, secret)
+            _sleep_until(
+                context,
+                key,
+                status_renewal_time(context.certificates.get(key, certificate).get("status") or {}),
+                ari_due,
+            )
             return
     async with context.issuance_slots:
         await Issuance(context, certificate, spec, issuer, account.client, secret).run(trigger)
+
+
+async def _read_secret(context: Context, namespace: str, name: str) -> dict[str, Any] | None:
+    """From the watch cache once it is synced; a Secret missing there is confirmed with one GET
+    (it may only have lost its label, which is repaired, not re-issued)."""
+    cache = context.secrets
+    if cache is not None and cache.synced.is_set():
+        cached = cache.get(namespace, name)
+        if cached is not None:
+            return cached
+    return await context.kube.get_secret(namespace, name)
+
+
+def _retry_now(certificate: dict[str, Any]) -> bool:
+    """A spec change since the failure, or a forced renewal, skips the back-off (never a rate limit)."""
+    status = certificate.get("status") or {}
+    issuing = find_condition(status.get("conditions") or [], ConditionType.ISSUING) or {}
+    if issuing.get("reason") == Reason.RATE_LIMITED:
+        return False
+    changed = issuing.get("observedGeneration") != certificate["metadata"].get("generation")
+    return changed or api.ANNOTATION_RENEW in (certificate["metadata"].get("annotations") or {})
+
+
+def _sleep_until(context: Context, key: str, *moments: datetime.datetime | None) -> None:
+    due = [moment for moment in moments if moment is not None]
+    if due and context.scheduler is not None:
+        context.scheduler.schedule(key, min(due))
 
 
 def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpec) -> tuple[Reason, str] | None:
@@ -130,25 +165,6 @@ def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpe
             f"no solver of {ref.kind} {ref.name} matches {', '.join(unsolved)}; add one or widen a selector",
         )
     return None
-
-
-def _backoff_left(certificate: dict[str, Any], now: datetime.datetime) -> datetime.timedelta | None:
-    """After a failure, how long to wait still (1 min doubling up to a day); None when the spec
-    changed since, a renewal was forced, or the wait is over."""
-    status = certificate.get("status") or {}
-    failed_at = parse_timestamp(status.get("lastFailureTime"))
-    attempts = int(status.get("failedIssuanceAttempts") or 0)
-    issuing = find_condition(status.get("conditions") or [], ConditionType.ISSUING) or {}
-    if (
-        failed_at is None
-        or attempts == 0
-        or issuing.get("observedGeneration") != certificate["metadata"].get("generation")
-    ):
-        return None
-    if api.ANNOTATION_RENEW in (certificate["metadata"].get("annotations") or {}):
-        return None
-    left = failed_at + min(FIRST_BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF) - now
-    return left if left > datetime.timedelta(0) else None
 
 
 def _view(secret: dict[str, Any] | None) -> SecretView | None:

@@ -14,14 +14,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from ..acme import ari
 from ..acme.client import AcmeClient, Authorization, Order
-from ..acme.errors import AcmeError, ProblemError
+from ..acme.errors import AcmeError, AlreadyReplaced, ProblemError
 from ..acme.selfcheck import check_http01
 from ..domain import api
 from ..domain.conditions import ConditionType, Reason, set_condition, timestamp
 from ..domain.explain import explain, reason_for
 from ..domain.issuing import Trigger
-from ..domain.renewal import renewal_time
+from ..domain.renewal import renewal_time, retry_time
 from ..domain.specs import CertificateSpec, IssuerSpec, solver_for
 from ..kube import builders
 from ..kube.client import Conflict
@@ -141,7 +142,7 @@ class Issuance:
                 if order.body.status in ("pending", "ready", "processing", "valid"):
                     log.info("resuming order %s (%s)", order.url, order.body.status)
                     return order
-        order = await asyncio.to_thread(self.client.new_order, self.spec.dns_names, profile=self.issuer.profile)
+        order = await self._new_order()
         now = self.context.clock()
         reason = trigger.reason if trigger else Reason.ORDER_CREATED
         message = f"{trigger.message}; " if trigger else ""
@@ -156,10 +157,36 @@ class Issuance:
             generation=self.certificate["metadata"].get("generation"),
         )
         await self._patch({k: self.status[k] for k in ("order", "conditions", "nextPrivateKeySecretName")})
+        replacing = f"; it replaces {order.body.replaces}" if order.body.replaces else ""
         await self.context.kube.event(
-            self.certificate, "Normal", str(Reason.ORDER_CREATED), f"{message}created order {order.url}", now
+            self.certificate, "Normal", str(Reason.ORDER_CREATED), f"{message}created order {order.url}{replacing}", now
         )
+        if api.ANNOTATION_RENEW in (self.certificate["metadata"].get("annotations") or {}):
+            # The forced renewal is under way: acting on it once means removing it now.
+            await self.context.kube.remove_annotation(api.CERTIFICATES, self.namespace, self.name, api.ANNOTATION_RENEW)
         return order
+
+    async def _new_order(self) -> Order:
+        """A new order; with ARI it names the certificate it replaces (RFC 9773 §5), once."""
+        replaces = self._predecessor()
+        try:
+            return await asyncio.to_thread(
+                self.client.new_order, self.spec.dns_names, profile=self.issuer.profile, replaces=replaces
+            )
+        except AlreadyReplaced:
+            log.info("%s/%s: %s was already replaced; ordering without replaces", self.namespace, self.name, replaces)
+            return await asyncio.to_thread(self.client.new_order, self.spec.dns_names, profile=self.issuer.profile)
+
+    def _predecessor(self) -> str | None:
+        """The ARI CertID of the certificate in the Secret, when it is one this Certificate issued."""
+        secret = self.secret if isinstance(self.secret, dict) else None
+        encoded = ((secret or {}).get("data") or {}).get("tls.crt")
+        if not encoded or not self.status.get("revision"):
+            return None
+        try:
+            return ari.cert_id(pki_certificates.parse_chain(base64.b64decode(encoded))[0])
+        except ValueError:
+            return None
 
     # -- challenges --------------------------------------------------------------------------------
 
@@ -350,8 +377,10 @@ class Issuance:
                 "nextPrivateKeySecretName": None,
                 "failedIssuanceAttempts": None,
                 "lastFailureTime": None,
+                "nextAttemptTime": None,
             }
         )
+        self.context.ari_next_fetch.pop(f"{self.namespace}/{self.name}", None)  # ask about the new one
         await kube.delete_secret(
             self.namespace, self.status.get("nextPrivateKeySecretName") or f"{self.name[:240]}-next-key"
         )
@@ -365,28 +394,32 @@ class Issuance:
         now = self.context.clock()
         generation = self.certificate["metadata"].get("generation")
         log.warning("issuance of %s/%s failed: %s", self.namespace, self.name, failure)
+        attempts = int(self.status.get("failedIssuanceAttempts") or 0) + 1
+        retry_at = timestamp(retry_time(now, attempts, failure.retry_after))
+        message = f"{failure} (attempt {attempts}; next attempt at {retry_at})"
         conditions = set_condition(
             self.status.get("conditions") or [],
             ConditionType.ISSUING,
             False,
             failure.reason,
-            str(failure),
+            message,
             now=now,
             generation=generation,
         )
         if not self.status.get("notAfter"):
             conditions = set_condition(
-                conditions, ConditionType.READY, False, failure.reason, str(failure), now=now, generation=generation
+                conditions, ConditionType.READY, False, failure.reason, message, now=now, generation=generation
             )
         patch: dict[str, Any] = {
             "conditions": conditions,
             "lastFailureTime": timestamp(now),
-            "failedIssuanceAttempts": int(self.status.get("failedIssuanceAttempts") or 0) + 1,
+            "failedIssuanceAttempts": attempts,
+            "nextAttemptTime": retry_at,
         }
         if failure.order_spent:
             patch["order"] = None
         await self._patch(patch)
-        await self.context.kube.event(self.certificate, "Warning", str(failure.reason), str(failure), now)
+        await self.context.kube.event(self.certificate, "Warning", str(failure.reason), message, now)
 
     async def _patch(self, status: Mapping[str, Any]) -> None:
         await self.context.kube.patch_status(api.CERTIFICATES, self.namespace, self.name, dict(status))

@@ -31,3 +31,16 @@ def renewal_time(
         if moment < not_before:
             moment += datetime.timedelta(seconds=1)
     return moment
+
+
+FIRST_RETRY = datetime.timedelta(minutes=1)
+MAX_RETRY = datetime.timedelta(days=1)
+
+
+def retry_time(now: datetime.datetime, attempts: int, retry_after: float | None = None) -> datetime.datetime:
+    """When to try again after ``attempts`` failures in a row: 1 minute doubling up to a day, and
+    never before the CA's Retry-After (Let's Encrypt: back off, at most daily)."""
+    backoff: datetime.timedelta = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
+    wait = max(backoff, datetime.timedelta(seconds=retry_after or 0))
+    moment: datetime.datetime = (now + wait).replace(microsecond=0)
+    return moment + datetime.timedelta(seconds=1)

@@ -76,6 +76,12 @@ class Kube:
             self.core.replace_namespaced_secret, name, namespace, body, field_manager=api.FIELD_MANAGER
         )
 
+    async def patch_secret_metadata(
+        self, namespace: str, name: str, labels: Mapping[str, str], annotations: Mapping[str, str]
+    ) -> None:
+        body = {"metadata": {"labels": dict(labels), "annotations": dict(annotations)}}
+        await self._call(self.core.patch_namespaced_secret, name, namespace, body, _content_type=MERGE_PATCH)
+
     async def delete_secret(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):
             await self._call(self.core.delete_namespaced_secret, name, namespace)

@@ -13,6 +13,8 @@ from typing import Any
 from .accounts import AccountRegistry
 from .client import Kube
 from .podwatch import SolverPodWatch
+from .scheduler import Scheduler
+from .secrets import SecretCache
 
 log = logging.getLogger(__name__)
 
@@ -75,4 +77,14 @@ class Context:
     certificates: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by ns/name
     runner: KeyedRunner = field(default_factory=KeyedRunner)
     issuer_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    certificate_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    secrets: SecretCache | None = None
+    scheduler: Scheduler | None = None
+    ari_next_fetch: dict[str, datetime.datetime] = field(default_factory=dict)  # in memory: re-fetched after a restart
+
+    def wake_certificate(self, key: str) -> None:
+        """Reconcile the Certificate ``namespace/name`` (its Secret changed, or something is due)."""
+        for listener in self.certificate_listeners:
+            listener(key)
+
     issuance_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(100))

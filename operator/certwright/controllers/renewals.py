@@ -1,0 +1,131 @@
+"""Between issuances: keep the Secret's metadata as the spec asks, and follow the CA's renewal advice.
+
+ARI (RFC 9773): when the directory offers ``renewalInfo``, the window is fetched after issuance and
+again after its Retry-After; the renewal time is a random moment inside it, kept while it stays
+inside (so a restart writes nothing); a window in the past means now; an unusable answer falls back
+to the default rule, with an Event that says so. An explicit ``renewBefore`` overrides ARI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import logging
+from typing import Any
+
+from ..acme import ari
+from ..acme.client import AcmeClient
+from ..acme.errors import AcmeError, ClientError
+from ..domain import api
+from ..domain.conditions import Reason, parse_timestamp, timestamp
+from ..domain.renewal import renewal_time
+from ..domain.specs import CertificateSpec
+from ..kube.builders import build_tls_secret
+from ..kube.context import Context
+from ..pki import certificates as pki_certificates
+
+log = logging.getLogger(__name__)
+ARI_ERROR_RETRY = datetime.timedelta(hours=6)  # RFC 9773 §4.3: long-term errors wait six hours
+
+
+async def repair_metadata(
+    context: Context, certificate: dict[str, Any], spec: CertificateSpec, secret: dict[str, Any]
+) -> None:
+    """Restore labels and annotations the Secret should carry (certwright's and secretTemplate's),
+    without a new order: one patch, only when something drifted."""
+    meta = secret.get("metadata") or {}
+    wanted = build_tls_secret(certificate, spec, chain_pem=b"", key_pem=b"", base=None)["metadata"]
+    labels = {k: v for k, v in wanted["labels"].items() if (meta.get("labels") or {}).get(k) != v}
+    annotations = {k: v for k, v in wanted["annotations"].items() if (meta.get("annotations") or {}).get(k) != v}
+    if not labels and not annotations:
+        return
+    await context.kube.patch_secret_metadata(meta["namespace"], meta["name"], labels, annotations)
+    restored = ", ".join(sorted([*labels, *annotations]))
+    await context.kube.event(
+        certificate,
+        "Normal",
+        "SecretMetadataRepaired",
+        f"restored {restored} on Secret {spec.secret_name}",
+        context.clock(),
+    )
+
+
+async def follow_renewal_info(
+    context: Context, certificate: dict[str, Any], spec: CertificateSpec, client: AcmeClient, secret: dict[str, Any]
+) -> datetime.datetime | None:
+    """Ask the CA when to renew, when it is time to ask; returns when to ask next (None: no ARI)."""
+    key = f"{certificate['metadata']['namespace']}/{certificate['metadata']['name']}"
+    now = context.clock()
+    due = context.ari_next_fetch.get(key)
+    if due is not None and now < due:
+        return due
+    if spec.renew_before is not None:
+        return None
+    directory = await asyncio.to_thread(lambda: client.directory)
+    if directory.renewal_info is None:
+        return None
+    leaf = pki_certificates.parse_chain(base64.b64decode(secret["data"]["tls.crt"]))[0]
+    try:
+        info = await asyncio.to_thread(client.renewal_info, leaf)
+    except ari.InvalidRenewalInfo as error:
+        await _fall_back(context, certificate, spec, leaf, f"the CA's renewal information is unusable ({error})")
+        return _next(context, key, now + ARI_ERROR_RETRY)
+    except (AcmeError, ClientError) as error:
+        log.info("%s: renewal information not available: %s", key, error)
+        return _next(context, key, now + ARI_ERROR_RETRY)
+    await _apply_window(context, certificate, info)
+    return _next(context, key, now + datetime.timedelta(seconds=info.retry_after))
+
+
+def _next(context: Context, key: str, when: datetime.datetime) -> datetime.datetime:
+    context.ari_next_fetch[key] = when
+    return when
+
+
+async def _apply_window(context: Context, certificate: dict[str, Any], info: ari.RenewalInfo) -> None:
+    status = certificate.get("status") or {}
+    current = parse_timestamp(status.get("renewalTime"))
+    window = {"start": timestamp(info.start), "end": timestamp(info.end)}
+    if info.explanation_url:
+        window["explanationURL"] = info.explanation_url
+    recorded = status.get("lastRenewalInfo") or {}
+    same_window = all(recorded.get(k) == v for k, v in window.items())
+    if same_window and current is not None and info.start <= current <= info.end:
+        return  # unchanged: a restart or a re-fetch writes nothing
+    chosen = (
+        current
+        if current is not None and info.start <= current <= info.end
+        else ari.choose_renewal_time(info, context.random)
+    )
+    meta = certificate["metadata"]
+    await context.kube.patch_status(
+        api.CERTIFICATES, meta["namespace"], meta["name"], {"renewalTime": timestamp(chosen), "lastRenewalInfo": window}
+    )
+    explanation = f"; the CA explains: {info.explanation_url}" if info.explanation_url else ""
+    await context.kube.event(
+        certificate,
+        "Normal",
+        "RenewalInfo",
+        f"the CA suggests renewing between {window['start']} and {window['end']}; "
+        f"renewal at {timestamp(chosen)}{explanation}",
+        context.clock(),
+    )
+
+
+async def _fall_back(context: Context, certificate: dict[str, Any], spec: CertificateSpec, leaf: Any, why: str) -> None:
+    info = pki_certificates.certificate_info(leaf)
+    default = timestamp(renewal_time(info.not_before, info.not_after, spec.renew_before))
+    status = certificate.get("status") or {}
+    meta = certificate["metadata"]
+    if status.get("renewalTime") != default or status.get("lastRenewalInfo"):
+        await context.kube.patch_status(
+            api.CERTIFICATES, meta["namespace"], meta["name"], {"renewalTime": default, "lastRenewalInfo": None}
+        )
+    await context.kube.event(
+        certificate,
+        "Warning",
+        str(Reason.ACME_ERROR),
+        f"{why}; renewing by the default rule at {default}",
+        context.clock(),
+    )
