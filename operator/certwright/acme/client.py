@@ -282,7 +282,11 @@ class AcmeClient:
             raise ClientError(f"{self.directory.url} offers no renewalInfo (ARI)")
         response = self.transport.get(f"{base.rstrip('/')}/{ari.cert_id(certificate)}")
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self.transport.clock())
-        return ari.RenewalInfo.from_json(response.json(), retry_after)
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise ari.InvalidRenewalInfo(f"the renewalInfo answer is not JSON: {error}") from error
+        return ari.RenewalInfo.from_json(body, retry_after)
 
     # -- polling -----------------------------------------------------------------------------------
 

@@ -83,7 +83,8 @@ async def reconcile(context: Context, key: str) -> None:
         return
     status = certificate.get("status") or {}
     account = context.accounts.get(_issuer_key(certificate))
-    assert account is not None
+    if account is None:  # a ready issuer whose account this process has not loaded yet: it wakes us
+        return
     issuer = parse_issuer(context.issuers[_issuer_key(certificate)]["spec"])
     secret: object = UNREAD
     trigger: Trigger | None = None
@@ -148,7 +149,7 @@ def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpe
         where = "" if ref.cluster_scoped else f" in namespace {certificate['metadata']['namespace']}"
         return Reason.ISSUER_NOT_FOUND, f"{ref.kind} {ref.name} does not exist{where}; create it or fix spec.issuerRef"
     ready = find_condition((issuer.get("status") or {}).get("conditions") or [], ConditionType.READY)
-    if context.accounts.get(_issuer_key(certificate)) is None or ready is None or ready.get("status") != "True":
+    if ready is None or ready.get("status") != "True":
         why = (ready or {}).get("message") or NOT_REGISTERED_YET
         return Reason.ISSUER_NOT_READY, f"{ref.kind} {ref.name} is not ready: {why}"
     wildcards = [name for name in spec.dns_names if name.startswith("*.")]

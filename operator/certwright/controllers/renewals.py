@@ -118,10 +118,11 @@ async def _fall_back(context: Context, certificate: dict[str, Any], spec: Certif
     default = timestamp(renewal_time(info.not_before, info.not_after, spec.renew_before))
     status = certificate.get("status") or {}
     meta = certificate["metadata"]
-    if status.get("renewalTime") != default or status.get("lastRenewalInfo"):
-        await context.kube.patch_status(
-            api.CERTIFICATES, meta["namespace"], meta["name"], {"renewalTime": default, "lastRenewalInfo": None}
-        )
+    if status.get("renewalTime") == default and not status.get("lastRenewalInfo"):
+        return  # already on the default rule, and said so: nothing new
+    await context.kube.patch_status(
+        api.CERTIFICATES, meta["namespace"], meta["name"], {"renewalTime": default, "lastRenewalInfo": None}
+    )
     await context.kube.event(
         certificate,
         "Warning",
