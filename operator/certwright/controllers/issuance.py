@@ -73,6 +73,10 @@ class Issuance:
         self.secret = secret  # the Secret as the reconcile read it (None: absent), or UNREAD
 
     async def run(self, trigger: Trigger | None) -> None:
+        if api.ANNOTATION_RENEW in (self.certificate["metadata"].get("annotations") or {}):
+            # A forced renewal acts once: the annotation goes as this attempt starts, so a failure
+            # backs off like any other instead of retrying at once for as long as it stays.
+            await self.context.kube.remove_annotation(api.CERTIFICATES, self.namespace, self.name, api.ANNOTATION_RENEW)
         try:
             key_pem = await self._next_key()
             order = await self._order(trigger)
@@ -161,9 +165,6 @@ class Issuance:
         await self.context.kube.event(
             self.certificate, "Normal", str(Reason.ORDER_CREATED), f"{message}created order {order.url}{replacing}", now
         )
-        if api.ANNOTATION_RENEW in (self.certificate["metadata"].get("annotations") or {}):
-            # The forced renewal is under way: acting on it once means removing it now.
-            await self.context.kube.remove_annotation(api.CERTIFICATES, self.namespace, self.name, api.ANNOTATION_RENEW)
         return order
 
     async def _new_order(self) -> Order:
@@ -384,8 +385,6 @@ class Issuance:
         await kube.delete_secret(
             self.namespace, self.status.get("nextPrivateKeySecretName") or f"{self.name[:240]}-next-key"
         )
-        if api.ANNOTATION_RENEW in (self.certificate["metadata"].get("annotations") or {}):
-            await kube.remove_annotation(api.CERTIFICATES, self.namespace, self.name, api.ANNOTATION_RENEW)
         await kube.event(
             self.certificate, "Normal", str(Reason.ISSUED), f"{message}; Secret {self.spec.secret_name} updated", now
         )
@@ -395,7 +394,8 @@ class Issuance:
         generation = self.certificate["metadata"].get("generation")
         log.warning("issuance of %s/%s failed: %s", self.namespace, self.name, failure)
         attempts = int(self.status.get("failedIssuanceAttempts") or 0) + 1
-        retry_at = timestamp(retry_time(now, attempts, failure.retry_after))
+        limited = failure.reason == Reason.RATE_LIMITED
+        retry_at = timestamp(retry_time(now, attempts, failure.retry_after, rate_limited=limited))
         message = f"{failure} (attempt {attempts}; next attempt at {retry_at})"
         conditions = set_condition(
             self.status.get("conditions") or [],

@@ -37,10 +37,15 @@ FIRST_RETRY = datetime.timedelta(minutes=1)
 MAX_RETRY = datetime.timedelta(days=1)
 
 
-def retry_time(now: datetime.datetime, attempts: int, retry_after: float | None = None) -> datetime.datetime:
+def retry_time(
+    now: datetime.datetime, attempts: int, retry_after: float | None = None, *, rate_limited: bool = False
+) -> datetime.datetime:
     """When to try again after ``attempts`` failures in a row: 1 minute doubling up to a day, and
-    never before the CA's Retry-After (Let's Encrypt: back off, at most daily)."""
+    never before the CA's Retry-After (Let's Encrypt: back off, at most daily). A rate limit pauses
+    exactly until the CA's time, which is when its bucket has refilled."""
     backoff: datetime.timedelta = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
+    if rate_limited and retry_after is not None:
+        backoff = datetime.timedelta(0)
     wait = max(backoff, datetime.timedelta(seconds=retry_after or 0))
     moment: datetime.datetime = (now + wait).replace(microsecond=0)
     return moment + datetime.timedelta(seconds=1)
