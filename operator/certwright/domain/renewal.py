@@ -43,7 +43,8 @@ def retry_time(
     """When to try again after ``attempts`` failures in a row: 1 minute doubling up to a day, and
     never before the CA's Retry-After (Let's Encrypt: back off, at most daily). A rate limit pauses
     exactly until the CA's time, which is when its bucket has refilled."""
-    backoff: datetime.timedelta = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
+    doublings = min(max(attempts - 1, 0), 20)  # 2**20 minutes is past the cap; more would overflow
+    backoff: datetime.timedelta = min(FIRST_RETRY * 2**doublings, MAX_RETRY)
     if rate_limited and retry_after is not None:
         backoff = datetime.timedelta(0)
     wait = max(backoff, datetime.timedelta(seconds=retry_after or 0))
