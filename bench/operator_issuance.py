@@ -141,6 +141,28 @@ def burst(env: Environment, count: int) -> None:
     print(f"    orders created: {created} for {count} Certificates", flush=True)
 
 
+def restart(env: Environment, operator: OperatorProcess, settle: float) -> None:
+    """Restart with every Certificate Ready: what the new process asks of the API server, and its CPU."""
+    time.sleep(5)  # the burst's last writes land first
+    mark = audit_mark(env)
+    operator.kill()
+    operator.start()
+    time.sleep(settle)
+    requests = operator_requests(env, mark)
+    writes = sum(n for (verb, _, _), n in requests.items() if verb in ("create", "update", "patch", "delete"))
+    assert operator.child is not None
+    fields = Path(f"/proc/{operator.child.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    certificates = len(json.loads(env.kubectl("get", "certificates", "-A", "-o", "json").stdout)["items"])
+    print(
+        f"restart with {certificates} Ready Certificates: {sum(requests.values())} API requests, {writes} writes "
+        f"in the first {settle:.0f} s; {cpu:.1f} CPU-s",
+        flush=True,
+    )
+    for (verb, resource, code), number in sorted(requests.items()):
+        print(f"    {number:4d}  {verb} {resource} → {code}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--single", type=int, default=10)
@@ -154,6 +176,7 @@ def main() -> None:
         single(env, options.single)
         for count in options.burst:
             burst(env, count)
+        restart(env, operator, settle=20)
         rss = Path(f"/proc/{operator.child.process.pid}/status").read_text() if operator.child else ""
         print("operator " + next((line for line in rss.splitlines() if line.startswith("VmHWM")), "VmHWM: ?"))
 

@@ -38,9 +38,20 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         if context.scheduler is not None:
             memo["scheduler_task"] = asyncio.get_running_loop().create_task(context.scheduler.run(), name="scheduler")
 
+    # Indexes are filled from the initial listing before any resource handler runs (kopf guarantees
+    # it), so a restarted operator never judges a Certificate before it has seen every issuer.
+    @kopf.index(api.GROUP, api.VERSION, api.ISSUERS, registry=registry, id="issuer_bodies")
+    def issuer_bodies(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+        return {issuer_key("Issuer", body.metadata.namespace, body.metadata.name): {**dict(body), "kind": "Issuer"}}
+
+    @kopf.index(api.GROUP, api.VERSION, api.CLUSTER_ISSUERS, registry=registry, id="cluster_issuer_bodies")
+    def cluster_issuer_bodies(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+        return {issuer_key("ClusterIssuer", None, body.metadata.name): {**dict(body), "kind": "ClusterIssuer"}}
+
     @kopf.on.event(api.GROUP, api.VERSION, api.CERTIFICATES, registry=registry)
-    async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         context: Context = memo["context"]
+        context.issuer_indexes = (kwargs["issuer_bodies"], kwargs["cluster_issuer_bodies"])
         key = f"{body.metadata.namespace}/{body.metadata.name}"
         if event["type"] == "DELETED":
             context.certificates.pop(key, None)
@@ -57,6 +68,15 @@ def _wake_for_issuer(context: Context, issuer: str) -> None:
     for key, certificate in list(context.certificates.items()):
         if _issuer_key(certificate) == issuer:
             _trigger(context, key)
+
+
+def _issuer_body(context: Context, key: str) -> dict[str, Any] | None:
+    """The issuer as the indexes hold it (complete from start-up on), else as last observed."""
+    for index in context.issuer_indexes:
+        for body in index.get(key, ()):
+            found: dict[str, Any] = body
+            return found
+    return context.issuers.get(key)
 
 
 def _issuer_key(certificate: dict[str, Any]) -> str:
@@ -85,7 +105,9 @@ async def reconcile(context: Context, key: str) -> None:
     account = context.accounts.get(_issuer_key(certificate))
     if account is None:  # a ready issuer whose account this process has not loaded yet: it wakes us
         return
-    issuer = parse_issuer(context.issuers[_issuer_key(certificate)]["spec"])
+    issuer_body = _issuer_body(context, _issuer_key(certificate))
+    assert issuer_body is not None
+    issuer = parse_issuer(issuer_body["spec"])
     secret: object = UNREAD
     trigger: Trigger | None = None
     now = context.clock()
@@ -144,7 +166,7 @@ def _sleep_until(context: Context, key: str, *moments: datetime.datetime | None)
 def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpec) -> tuple[Reason, str] | None:
     """What a schema cannot see: a missing or unready issuer, a wildcard over HTTP-01, no solver."""
     ref = spec.issuer_ref
-    issuer = context.issuers.get(_issuer_key(certificate))
+    issuer = _issuer_body(context, _issuer_key(certificate))
     if issuer is None:
         where = "" if ref.cluster_scoped else f" in namespace {certificate['metadata']['namespace']}"
         return Reason.ISSUER_NOT_FOUND, f"{ref.kind} {ref.name} does not exist{where}; create it or fix spec.issuerRef"

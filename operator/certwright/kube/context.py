@@ -79,6 +79,7 @@ class Context:
     issuer_listeners: list[Callable[[str], None]] = field(default_factory=list)
     certificate_listeners: list[Callable[[str], None]] = field(default_factory=list)
     secrets: SecretCache | None = None
+    issuer_indexes: tuple[Any, ...] = ()  # kopf indexes of Issuer and ClusterIssuer bodies
     scheduler: Scheduler | None = None
     ari_next_fetch: dict[str, datetime.datetime] = field(default_factory=dict)  # in memory: re-fetched after a restart
 
