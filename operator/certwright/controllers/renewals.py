@@ -102,6 +102,8 @@ async def _apply_window(context: Context, certificate: dict[str, Any], info: ari
     await context.kube.patch_status(
         api.CERTIFICATES, meta["namespace"], meta["name"], {"renewalTime": timestamp(chosen), "lastRenewalInfo": window}
     )
+    if not recorded and not info.explanation_url:
+        return  # the first window after an issuance is routine; the Issued Event already gave the dates
     explanation = f"; the CA explains: {info.explanation_url}" if info.explanation_url else ""
     await context.kube.event(
         certificate,
