@@ -15,7 +15,8 @@ import kopf
 from kubernetes import client, config
 
 from . import __version__
-from .controllers import certificates, issuers
+from .controllers import certificates, ingresses, issuers
+from .domain.ingresses import parse_default_issuer
 from .kube.accounts import AccountRegistry
 from .kube.client import Kube
 from .kube.context import Context, Settings
@@ -48,6 +49,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "default: the system resolver",
     )
     parser.add_argument("--max-concurrent-issuances", type=int, default=100)
+    parser.add_argument(
+        "--default-issuer",
+        default="",
+        help="ClusterIssuer/NAME or Issuer/NAME for Ingresses annotated only with kubernetes.io/tls-acme",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
@@ -69,6 +75,7 @@ def build_registry() -> kopf.OperatorRegistry:
 
     issuers.setup(registry)
     certificates.setup(registry)
+    ingresses.setup(registry)
     return registry
 
 
@@ -91,6 +98,7 @@ async def run(options: argparse.Namespace) -> None:
         selfcheck_nameservers=tuple(s.strip() for s in options.selfcheck_nameservers.split(",") if s.strip()),
         cluster_resource_namespace=options.cluster_resource_namespace,
         max_concurrent_issuances=options.max_concurrent_issuances,
+        default_issuer=parse_default_issuer(options.default_issuer),
     )
     pods = SolverPodWatch(client.CoreV1Api(kube_client), loop)
     pods.start()

@@ -60,9 +60,16 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == kind), {})
 
 
+def get_or_none(env: Environment, kind: str, name: str, namespace: str) -> dict[str, Any]:
+    """The object, or {} while it does not exist yet."""
+    result = env.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
+    found: dict[str, Any] = json.loads(result.stdout) if result.returncode == 0 else {}
+    return found
+
+
 def wait_ready(env: Environment, name: str, namespace: str, timeout: float = 60) -> dict[str, Any]:
     return eventually(
-        lambda: get(env, "certificate", name, namespace),
+        lambda: get_or_none(env, "certificate", name, namespace),
         lambda c: condition(c, "Ready").get("status") == "True",
         timeout=timeout,
         what=f"Certificate {namespace}/{name} becomes Ready",

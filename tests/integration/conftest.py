@@ -10,6 +10,7 @@ from certwright_env import Environment
 from certwright_env.operator import OperatorProcess, install
 
 _ENVIRONMENTS: list[Environment] = []
+DEFAULT_ISSUER = "tls-acme-default"  # the operator's --default-issuer, for kubernetes.io/tls-acme
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +35,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def operator(env: Environment) -> Iterator[OperatorProcess]:
     """certwright installed from crds/ and manifests/, running from this checkout under its ServiceAccount."""
     install(env)
-    process = OperatorProcess(env)
+    process = OperatorProcess(env, f"--default-issuer=ClusterIssuer/{DEFAULT_ISSUER}")
     process.start()
     yield process
     process.stop()

@@ -185,6 +185,34 @@ class Kube:
             _content_type=MERGE_PATCH,
         )
 
+    async def create_certificate(self, namespace: str, body: Obj) -> bool:
+        """Create a Certificate; False when one of that name exists already."""
+        try:
+            await self._call(
+                self.custom.create_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CERTIFICATES, body
+            )
+        except Conflict:
+            return False
+        return True
+
+    async def patch_certificate_spec(self, namespace: str, name: str, spec: Obj) -> None:
+        await self._call(
+            self.custom.patch_namespaced_custom_object,
+            api.GROUP,
+            api.VERSION,
+            namespace,
+            api.CERTIFICATES,
+            name,
+            {"spec": spec},
+            _content_type=MERGE_PATCH,
+        )
+
+    async def delete_certificate(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self._call(
+                self.custom.delete_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CERTIFICATES, name
+            )
+
     # -- Events ----------------------------------------------------------------------------------
 
     async def event(

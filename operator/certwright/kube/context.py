@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.specs import IssuerRef
 from .accounts import AccountRegistry
 from .client import Kube
 from .podwatch import SolverPodWatch
@@ -25,6 +26,7 @@ class Settings:
     selfcheck_nameservers: tuple[str, ...]
     cluster_resource_namespace: str
     max_concurrent_issuances: int = 100
+    default_issuer: IssuerRef | None = None  # for kubernetes.io/tls-acme Ingresses
 
 
 def utc_now() -> datetime.datetime:
@@ -75,6 +77,8 @@ class Context:
     random: Callable[[], float] = field(default_factory=lambda: random.SystemRandom().random)
     issuers: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by issuer key
     certificates: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by ns/name
+    ingresses: dict[str, dict[str, Any]] = field(default_factory=dict)  # annotated or not, by ns/name
+    ingress_events: set[tuple[Any, ...]] = field(default_factory=set)
     runner: KeyedRunner = field(default_factory=KeyedRunner)
     issuer_listeners: list[Callable[[str], None]] = field(default_factory=list)
     certificate_listeners: list[Callable[[str], None]] = field(default_factory=list)
