@@ -31,6 +31,7 @@ from ..pki import keys as pki_keys
 from ..pki.csr import build_csr
 from .challenges import Http01
 from .failures import IssuanceFailed
+from .renewals import first_window
 
 log = logging.getLogger(__name__)
 UNREAD = object()  # the reconcile did not read the Secret (a resumed issuance)
@@ -203,8 +204,11 @@ class Issuance:
                 self.certificate, self.spec, chain_pem=chain_pem, key_pem=key_pem, base=latest
             )
             await (kube.replace_secret if latest else kube.create_secret)(self.namespace, secret)
+        key = f"{self.namespace}/{self.name}"
+        self.context.ari_next_fetch.pop(key, None)
+        advised = await first_window(self.context, key, self.spec, self.client, leaf)
+        renews = advised[0] if advised else renewal_time(info.not_before, info.not_after, self.spec.renew_before)
         now = self.context.clock()
-        renews = renewal_time(info.not_before, info.not_after, self.spec.renew_before)
         message = f"certificate issued: valid until {timestamp(info.not_after)}, renews at {timestamp(renews)}"
         generation = self.certificate["metadata"].get("generation")
         conditions = set_condition(
@@ -237,9 +241,9 @@ class Issuance:
                 "failedIssuanceAttempts": None,
                 "lastFailureTime": None,
                 "nextAttemptTime": None,
+                "lastRenewalInfo": advised[1] if advised else None,
             }
         )
-        self.context.ari_next_fetch.pop(f"{self.namespace}/{self.name}", None)  # ask about the new one
         await kube.delete_secret(
             self.namespace, self.status.get("nextPrivateKeySecretName") or f"{self.name[:240]}-next-key"
         )

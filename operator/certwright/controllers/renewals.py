@@ -78,6 +78,28 @@ async def follow_renewal_info(
     return _next(context, key, now + datetime.timedelta(seconds=info.retry_after))
 
 
+async def first_window(
+    context: Context, key: str, spec: CertificateSpec, client: AcmeClient, leaf: Any
+) -> tuple[datetime.datetime, dict[str, str]] | None:
+    """For a certificate just issued: a renewal time in the CA's window and the window, to go into the
+    issuance's own status patch (one request less). None without ARI or on any trouble; the next
+    reconcile then asks in the ordinary way, with its fallback and Event."""
+    if spec.renew_before is not None:
+        return None
+    try:
+        directory = await asyncio.to_thread(lambda: client.directory)
+        if directory.renewal_info is None:
+            return None
+        info = await asyncio.to_thread(client.renewal_info, leaf)
+    except (ari.InvalidRenewalInfo, AcmeError, ClientError):
+        return None
+    _next(context, key, context.clock() + datetime.timedelta(seconds=info.retry_after))
+    window = {"start": timestamp(info.start), "end": timestamp(info.end)}
+    if info.explanation_url:
+        window["explanationURL"] = info.explanation_url
+    return ari.choose_renewal_time(info, context.random), window
+
+
 def _next(context: Context, key: str, when: datetime.datetime) -> datetime.datetime:
     context.ari_next_fetch[key] = when
     return when
