@@ -10,35 +10,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..acme.client import AcmeClient, Authorization, Order
+from ..acme.client import Authorization, Order
 from ..acme.selfcheck import check_http01
 from ..domain.conditions import Reason, timestamp
-from ..domain.specs import CertificateSpec, IssuerSpec, solver_for
+from ..domain.specs import solver_for
 from ..kube import builders
-from ..kube.context import Context
-from .failures import IssuanceFailed
+from .job import IssuanceFailed, Job
 
 POD_READY_TIMEOUT = 120.0
 AUTHORIZATION_TIMEOUT = 300.0
 
 
-class Http01:
+class Http01(Job):
     """Solves the pending authorizations of one order."""
-
-    def __init__(
-        self,
-        context: Context,
-        certificate: dict[str, Any],
-        spec: CertificateSpec,
-        issuer: IssuerSpec,
-        client: AcmeClient,
-    ) -> None:
-        self.context = context
-        self.certificate = certificate
-        self.spec = spec
-        self.issuer = issuer
-        self.client = client
-        self.namespace = certificate["metadata"]["namespace"]
 
     async def authorize(self, order: Order) -> None:
         pending = await asyncio.to_thread(self.client.pending_authorizations, order)

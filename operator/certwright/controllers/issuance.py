@@ -30,14 +30,14 @@ from ..pki import certificates as pki_certificates
 from ..pki import keys as pki_keys
 from ..pki.csr import build_csr
 from .challenges import Http01
-from .failures import IssuanceFailed
+from .job import IssuanceFailed, Job
 from .renewals import first_window
 
 log = logging.getLogger(__name__)
 UNREAD = object()  # the reconcile did not read the Secret (a resumed issuance)
 
 
-class Issuance:
+class Issuance(Job):
     """The steps of one issuance; each writes as little as it can."""
 
     def __init__(
@@ -49,13 +49,7 @@ class Issuance:
         client: AcmeClient,
         secret: object = UNREAD,
     ) -> None:
-        self.context = context
-        self.certificate = certificate
-        self.spec = spec
-        self.issuer = issuer
-        self.client = client
-        self.namespace = certificate["metadata"]["namespace"]
-        self.name = certificate["metadata"]["name"]
+        super().__init__(context, certificate, spec, issuer, client)
         self.status: dict[str, Any] = dict(certificate.get("status") or {})
         self.secret = secret  # the Secret as the reconcile read it (None: absent), or UNREAD
 

@@ -172,8 +172,8 @@ class Kube:
             _content_type=MERGE_PATCH,
         )
 
-    async def remove_annotation(self, plural: str, namespace: str, name: str, key: str) -> None:
-        body = {"metadata": {"annotations": {key: None}}}
+    async def merge_patch(self, plural: str, namespace: str, name: str, body: Obj) -> None:
+        """Merge-patch one of our namespaced objects (not its status)."""
         await self._call(
             self.custom.patch_namespaced_custom_object,
             api.GROUP,
@@ -184,6 +184,9 @@ class Kube:
             body,
             _content_type=MERGE_PATCH,
         )
+
+    async def remove_annotation(self, plural: str, namespace: str, name: str, key: str) -> None:
+        await self.merge_patch(plural, namespace, name, {"metadata": {"annotations": {key: None}}})
 
     async def create_certificate(self, namespace: str, body: Obj) -> bool:
         """Create a Certificate; False when one of that name exists already."""
@@ -196,16 +199,7 @@ class Kube:
         return True
 
     async def patch_certificate_spec(self, namespace: str, name: str, spec: Obj) -> None:
-        await self._call(
-            self.custom.patch_namespaced_custom_object,
-            api.GROUP,
-            api.VERSION,
-            namespace,
-            api.CERTIFICATES,
-            name,
-            {"spec": spec},
-            _content_type=MERGE_PATCH,
-        )
+        await self.merge_patch(api.CERTIFICATES, namespace, name, {"spec": spec})
 
     async def delete_certificate(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):
