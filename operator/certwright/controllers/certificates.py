@@ -54,9 +54,9 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         context.issuer_indexes = (kwargs["issuer_bodies"], kwargs["cluster_issuer_bodies"])
         key = f"{body.metadata.namespace}/{body.metadata.name}"
         if event["type"] == "DELETED":
-            context.certificates.pop(key, None)
+            context.remember_certificate(key, None)
             return
-        context.certificates[key] = {**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION}
+        context.remember_certificate(key, {**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION})
         _trigger(context, key)
 
 

@@ -15,7 +15,7 @@ import kopf
 
 from ..domain import api
 from ..domain.ingresses import plan_for
-from ..kube.builders import owner_reference
+from ..kube.builders import controller_uid, owner_reference
 from ..kube.context import Context
 
 COMPARED = ("secretName", "dnsNames", "renewBefore", "privateKey")
@@ -43,16 +43,12 @@ async def reconcile(context: Context, key: str) -> None:
         return
     namespace = ingress["metadata"]["namespace"]
     uid = ingress["metadata"]["uid"]
-    owned = {
-        certificate["metadata"]["name"]: certificate
-        for certificate in list(context.certificates.values())
-        if certificate["metadata"]["namespace"] == namespace and _controller_uid(certificate) == uid
-    }
+    owned = {key.split("/", 1)[1] for key in context.certificates_by_owner.get(uid, set())}
     for name, spec in plan.certificates.items():
         current = context.certificates.get(f"{namespace}/{name}")
         if current is None:
             await _create(context, ingress, name, spec)
-        elif _controller_uid(current) != uid:
+        elif controller_uid(current) != uid:
             await _once(
                 context,
                 ingress,
@@ -118,14 +114,6 @@ def _differs(have: Any, want: Any) -> bool:
     if isinstance(want, Mapping) and isinstance(have, Mapping):
         return any(have.get(k) != v for k, v in want.items())  # the API server adds defaults: compare ours
     return bool(have != want)
-
-
-def _controller_uid(obj: Mapping[str, Any]) -> str | None:
-    for reference in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if reference.get("controller") and reference.get("kind") == "Ingress":
-            uid: str = reference["uid"]
-            return uid
-    return None
 
 
 async def _once(context: Context, ingress: dict[str, Any], kind: str, reason: str, message: str) -> None:

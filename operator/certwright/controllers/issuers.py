@@ -44,21 +44,22 @@ async def reconcile(context: Context, key: str) -> None:
     issuer = context.issuers.get(key)
     if issuer is None:
         return
+    before = context.accounts.get(key)
     try:
         spec = parse_issuer(issuer.get("spec") or {})
         account = await context.accounts.ensure(key, issuer, spec, context.clock())
     except SpecError as error:
-        await _record(context, issuer, False, Reason.INVALID_SPEC, str(error))
+        changed = await _record(context, issuer, False, Reason.INVALID_SPEC, str(error))
     except AccountSetupError as error:
-        await _record(context, issuer, False, Reason(error.reason), str(error))
+        changed = await _record(context, issuer, False, Reason(error.reason), str(error))
     except AcmeError as error:
-        await _record(context, issuer, False, Reason.ACCOUNT_FAILED, explain(error))
+        changed = await _record(context, issuer, False, Reason.ACCOUNT_FAILED, explain(error))
     else:
         acme = {"uri": account.account.url, "server": spec.server, "lastRegisteredEmail": spec.email or ""}
-        await _record(
-            context, issuer, True, Reason.ACCOUNT_REGISTERED, f"the ACME account is registered with {spec.server}", acme
-        )
-    _wake_certificates(context, key)
+        message = f"the ACME account is registered with {spec.server}"
+        changed = await _record(context, issuer, True, Reason.ACCOUNT_REGISTERED, message, acme)
+    if changed or context.accounts.get(key) is not before:
+        _wake_certificates(context, key)  # only news: every Certificate of a big issuer looks again
 
 
 async def _record(
@@ -68,10 +69,10 @@ async def _record(
     reason: Reason,
     message: str,
     acme: dict[str, Any] | None = None,
-) -> None:
+) -> bool:
     plural = api.CLUSTER_ISSUERS if issuer["kind"] == "ClusterIssuer" else api.ISSUERS
     extra = {"acme": acme} if acme is not None else None
-    await record_ready(context.kube, issuer, plural, ready, reason, message, now=context.clock(), extra=extra)
+    return await record_ready(context.kube, issuer, plural, ready, reason, message, now=context.clock(), extra=extra)
 
 
 def _wake_certificates(context: Context, key: str) -> None:

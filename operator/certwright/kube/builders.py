@@ -28,6 +28,14 @@ def owner_reference(owner: Mapping[str, Any], *, controller: bool = True) -> Obj
     }
 
 
+def controller_uid(obj: Mapping[str, Any]) -> str:
+    """The uid of the object's controlling owner ("" when it has none)."""
+    for reference in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if reference.get("controller"):
+            return str(reference.get("uid"))
+    return ""
+
+
 def challenge_name(certificate_name: str, dns_name: str, token: str) -> str:
     """Stable per authorization, so a restarted operator finds the Challenge it made."""
     digest = hashlib.sha256(f"{dns_name}/{token}".encode()).hexdigest()[:10]

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..domain.specs import IssuerRef
 from .accounts import AccountRegistry
+from .builders import controller_uid
 from .client import Kube
 from .podwatch import SolverPodWatch
 from .scheduler import Scheduler
@@ -77,6 +78,7 @@ class Context:
     random: Callable[[], float] = field(default_factory=lambda: random.SystemRandom().random)
     issuers: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by issuer key
     certificates: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by ns/name
+    certificates_by_owner: dict[str, set[str]] = field(default_factory=dict)  # Ingress uid → ns/name keys
     ingresses: dict[str, dict[str, Any]] = field(default_factory=dict)  # annotated or not, by ns/name
     ingress_events: set[tuple[Any, ...]] = field(default_factory=set)
     runner: KeyedRunner = field(default_factory=KeyedRunner)
@@ -86,6 +88,16 @@ class Context:
     issuer_indexes: tuple[Any, ...] = ()  # kopf indexes of Issuer and ClusterIssuer bodies
     scheduler: Scheduler | None = None
     ari_next_fetch: dict[str, datetime.datetime] = field(default_factory=dict)  # in memory: re-fetched after a restart
+
+    def remember_certificate(self, key: str, body: dict[str, Any] | None) -> None:
+        """Keep the latest body (None: deleted) and which Ingress owns it, so owners look up their
+        Certificates without scanning all of them."""
+        previous = self.certificates.pop(key, None)
+        if previous is not None:
+            self.certificates_by_owner.get(controller_uid(previous), set()).discard(key)
+        if body is not None:
+            self.certificates[key] = body
+            self.certificates_by_owner.setdefault(controller_uid(body), set()).add(key)
 
     def wake_certificate(self, key: str) -> None:
         """Reconcile the Certificate ``namespace/name`` (its Secret changed, or something is due)."""
