@@ -45,6 +45,23 @@ def operator_requests(env: Environment, since: int) -> collections.Counter[tuple
     return counted
 
 
+def writes_of(requests: collections.Counter[tuple[str, str, int]]) -> int:
+    return sum(n for (verb, _, _), n in requests.items() if verb in ("create", "update", "patch", "delete"))
+
+
+def process_cpu(pid: int, *, with_children: bool) -> float:
+    """CPU seconds of a process (and, when asked, of the children it has waited for)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = fields[11:15] if with_children else fields[11:13]  # utime, stime, cutime, cstime
+    return sum(int(value) for value in ticks) / os.sysconf("SC_CLK_TCK")
+
+
+def namespace_with_issuer(env: Environment, namespace: str) -> None:
+    env.kubectl("create", "namespace", namespace)
+    apply(env, issuer(env, "pebble", namespace))
+    env.kubectl("wait", "issuer/pebble", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
+
+
 def ready_times(env: Environment, namespace: str) -> dict[str, float]:
     """Each Certificate's Ready transition, in seconds since the epoch (kubectl, one call)."""
     items = json.loads(env.kubectl("get", "certificates", "-n", namespace, "-o", "json").stdout)["items"]
@@ -67,9 +84,7 @@ def wait_all(env: Environment, namespace: str, count: int, timeout: float) -> No
 
 def single(env: Environment, runs: int) -> None:
     namespace = "bench-single"
-    env.kubectl("create", "namespace", namespace)
-    apply(env, issuer(env, "pebble", namespace))
-    env.kubectl("wait", "issuer/pebble", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
+    namespace_with_issuer(env, namespace)
     durations = []
     mark = audit_mark(env)
     for run in range(runs):
@@ -81,7 +96,7 @@ def single(env: Environment, runs: int) -> None:
     requests = operator_requests(env, mark)
     total = sum(requests.values())
     conflicts = sum(n for (_, _, code), n in requests.items() if code == 409)
-    writes = sum(n for (verb, _, _), n in requests.items() if verb in ("create", "update", "patch", "delete"))
+    writes = writes_of(requests)
     events = sum(n for (verb, resource, _), n in requests.items() if resource == "events")
     print(
         f"one Certificate, kubectl apply → Ready (kubectl wait included): median {statistics.median(durations):.2f} s, "
@@ -99,23 +114,18 @@ def single(env: Environment, runs: int) -> None:
 
 def cpu_seconds(env: Environment) -> dict[str, float]:
     """CPU time used so far by each component, with the processes each one started (solver Pods)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     used = {}
     for child in env.children:
         try:
-            fields = Path(f"/proc/{child.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[child.name] = process_cpu(child.process.pid, with_children=True)
         except FileNotFoundError:
             continue
-        # utime, stime, and the waited-for children's cutime, cstime
-        used[child.name] = sum(int(value) for value in fields[11:15]) / ticks
     return used
 
 
 def burst(env: Environment, count: int) -> None:
     namespace = f"bench-burst-{count}"
-    env.kubectl("create", "namespace", namespace)
-    apply(env, issuer(env, "pebble", namespace))
-    env.kubectl("wait", "issuer/pebble", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
+    namespace_with_issuer(env, namespace)
     manifests = [certificate(f"b-{n}", namespace, names(1), "pebble") for n in range(count)]
     cpu_before = cpu_seconds(env)
     started_wall = time.time()
@@ -149,10 +159,9 @@ def restart(env: Environment, operator: OperatorProcess, settle: float) -> None:
     operator.start()
     time.sleep(settle)
     requests = operator_requests(env, mark)
-    writes = sum(n for (verb, _, _), n in requests.items() if verb in ("create", "update", "patch", "delete"))
+    writes = writes_of(requests)
     assert operator.child is not None
-    fields = Path(f"/proc/{operator.child.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    cpu = process_cpu(operator.child.process.pid, with_children=False)
     certificates = len(json.loads(env.kubectl("get", "certificates", "-A", "-o", "json").stdout)["items"])
     print(
         f"restart with {certificates} Ready Certificates: {sum(requests.values())} API requests, {writes} writes "
