@@ -71,12 +71,16 @@ def _wake_for_issuer(context: Context, issuer: str) -> None:
 
 
 def _issuer_body(context: Context, key: str) -> dict[str, Any] | None:
-    """The issuer as the indexes hold it (complete from start-up on), else as last observed."""
+    """The issuer as last observed by its own handler (the newest), else as the indexes hold it
+    (complete from start-up on, before any handler has run)."""
+    observed = context.issuers.get(key)
+    if observed is not None:
+        return observed
     for index in context.issuer_indexes:
         for body in index.get(key, ()):
             found: dict[str, Any] = body
             return found
-    return context.issuers.get(key)
+    return None
 
 
 def _issuer_key(certificate: dict[str, Any]) -> str:

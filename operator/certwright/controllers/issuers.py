@@ -12,7 +12,7 @@ import kopf
 
 from ..acme.errors import AcmeError
 from ..domain import api
-from ..domain.conditions import Reason
+from ..domain.conditions import ConditionType, Reason, find_condition
 from ..domain.explain import explain
 from ..domain.specs import SpecError, parse_issuer
 from ..kube.accounts import AccountSetupError, issuer_key
@@ -33,8 +33,13 @@ def _observer(kind: str) -> Any:
             context.issuers.pop(key, None)
             context.accounts.forget(key)
             return
+        previous = context.issuers.get(key)
         context.issuers[key] = {**dict(body), "kind": kind}
         context.runner.trigger(key, lambda: reconcile(context, key))
+        if previous is None or _ready_of(previous) != _ready_of(context.issuers[key]):
+            # Woken here, where the Certificates will read this very body, not when the status is
+            # written: the watch may not have brought it back yet.
+            _wake_certificates(context, key)
 
     return observed
 
@@ -49,17 +54,18 @@ async def reconcile(context: Context, key: str) -> None:
         spec = parse_issuer(issuer.get("spec") or {})
         account = await context.accounts.ensure(key, issuer, spec, context.clock())
     except SpecError as error:
-        changed = await _record(context, issuer, False, Reason.INVALID_SPEC, str(error))
+        await _record(context, issuer, False, Reason.INVALID_SPEC, str(error))
     except AccountSetupError as error:
-        changed = await _record(context, issuer, False, Reason(error.reason), str(error))
+        await _record(context, issuer, False, Reason(error.reason), str(error))
     except AcmeError as error:
-        changed = await _record(context, issuer, False, Reason.ACCOUNT_FAILED, explain(error))
+        await _record(context, issuer, False, Reason.ACCOUNT_FAILED, explain(error))
     else:
         acme = {"uri": account.account.url, "server": spec.server, "lastRegisteredEmail": spec.email or ""}
         message = f"the ACME account is registered with {spec.server}"
-        changed = await _record(context, issuer, True, Reason.ACCOUNT_REGISTERED, message, acme)
-    if changed or context.accounts.get(key) is not before:
-        _wake_certificates(context, key)  # only news: every Certificate of a big issuer looks again
+        await _record(context, issuer, True, Reason.ACCOUNT_REGISTERED, message, acme)
+    if context.accounts.get(key) is not before:
+        # A newly loaded account is news that no event carries (after a restart Ready was already True).
+        _wake_certificates(context, key)
 
 
 async def _record(
@@ -69,10 +75,15 @@ async def _record(
     reason: Reason,
     message: str,
     acme: dict[str, Any] | None = None,
-) -> bool:
+) -> None:
     plural = api.CLUSTER_ISSUERS if issuer["kind"] == "ClusterIssuer" else api.ISSUERS
     extra = {"acme": acme} if acme is not None else None
-    return await record_ready(context.kube, issuer, plural, ready, reason, message, now=context.clock(), extra=extra)
+    await record_ready(context.kube, issuer, plural, ready, reason, message, now=context.clock(), extra=extra)
+
+
+def _ready_of(issuer: dict[str, Any]) -> tuple[Any, ...]:
+    ready = find_condition((issuer.get("status") or {}).get("conditions") or [], ConditionType.READY) or {}
+    return ready.get("status"), ready.get("reason"), ready.get("message")
 
 
 def _wake_certificates(context: Context, key: str) -> None:
