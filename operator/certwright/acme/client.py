@@ -167,6 +167,23 @@ class AcmeClient:
     def order(self, url: str) -> Order:
         return Order(url, OrderBody.from_json(self._read(url).json()))
 
+    def order_urls(self, max_pages: int = 100) -> list[str] | None:
+        """The account's orders list (§7.1.2.1), following ``Link: rel="next"`` for at most ``max_pages``
+        pages; None when the CA keeps no such list (Let's Encrypt does not)."""
+        account = AccountBody.from_json(self._read(self._kid()).json())
+        url = account.orders
+        if not url:
+            return None
+        found: list[str] = []
+        for _ in range(max_pages):
+            response = self._read(url)
+            found.extend(str(item) for item in response.json().get("orders") or [])
+            following = _links(response, "next")
+            if not following:
+                break
+            url = following[0]
+        return found
+
     def authorization(self, url: str) -> Authorization:
         return Authorization(url, AuthorizationBody.from_json(self._read(url).json()))
 

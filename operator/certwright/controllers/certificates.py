@@ -55,6 +55,8 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         key = f"{body.metadata.namespace}/{body.metadata.name}"
         if event["type"] == "DELETED":
             context.remember_certificate(key, None)
+            for listener in context.certificate_gone_listeners:
+                listener({**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION})
             return
         context.remember_certificate(key, {**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION})
         _trigger(context, key)

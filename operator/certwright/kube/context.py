@@ -84,6 +84,8 @@ class Context:
     runner: KeyedRunner = field(default_factory=KeyedRunner)
     issuer_listeners: list[Callable[[str], None]] = field(default_factory=list)
     certificate_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    # Told the last body of each Certificate that is deleted (an Ingress makes its own again).
+    certificate_gone_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     secrets: SecretCache | None = None
     issuer_indexes: tuple[Any, ...] = ()  # kopf indexes of Issuer and ClusterIssuer bodies
     scheduler: Scheduler | None = None
