@@ -19,6 +19,7 @@ from cryptography import x509
 
 from . import ari, jws
 from .errors import (
+    AcmeError,
     AuthorizationFailed,
     ClientError,
     OrderFailed,
@@ -184,6 +185,22 @@ class AcmeClient:
             url = following[0]
         return found
 
+    def find_order(self, names: Iterable[str], max_reads: int = 100) -> Order | None:
+        """A pending or ready order for exactly ``names`` in the account's orders list, newest first:
+        one placed by a run that stopped before it could record the URL. None where the CA keeps no
+        list (Let's Encrypt, which instead answers newOrder with the same pending order) or on any error."""
+        wanted = sorted(names)
+        try:
+            urls = self.order_urls() or []
+            for url in reversed(urls[-max_reads:]):
+                order = self.order(url)
+                found = sorted(identifier.value for identifier in order.body.identifiers)
+                if order.body.status in ("pending", "ready") and found == wanted:
+                    return order
+        except AcmeError as error:
+            log.info("could not read the account's orders (%s)", error)
+        return None
+
     def authorization(self, url: str) -> Authorization:
         return Authorization(url, AuthorizationBody.from_json(self._read(url).json()))
 
@@ -243,10 +260,19 @@ class AcmeClient:
                 break
             except OrderNotReady:
                 current = self.order(order.url)
+                if current.body.status in ("processing", "valid"):  # finalized already (by an earlier run)
+                    return self.wait_order(current, deadline)
                 if current.body.status not in ("pending", "ready"):
                     raise
                 delay = self._sleep_within(delay, deadline, None, f"order {order.url} to be ready")
         return self.wait_order(Order(order.url, OrderBody.from_json(response.json())), deadline)
+
+    def finish(self, order: Order, csr_der: bytes, timeout: float = 120.0) -> Order:
+        """The order, valid: finalized when it is pending or ready, only waited for when the CA has it
+        already (a resumed order is never finalized twice; nothing the CA issued is thrown away)."""
+        if order.body.status in ("processing", "valid"):
+            return self.wait_order(order, self._deadline(timeout))
+        return self.finalize(order, csr_der, timeout)
 
     def wait_order(self, order: Order, deadline: datetime.datetime) -> Order:
         """Poll a finalized order until it is valid; OrderFailed with the CA's reason otherwise."""

@@ -14,15 +14,17 @@ from typing import Any
 
 import kopf
 
+from ..acme.client import AcmeClient
 from ..domain import api
 from ..domain.conditions import ConditionType, Reason, find_condition, parse_timestamp, set_condition, timestamp
 from ..domain.issuing import Inputs, SecretView, Trigger, status_renewal_time, why_issue
-from ..domain.renewal import renewal_time
+from ..domain.renewal import earliest_renewal, ignored_note, renewal
 from ..domain.specs import CertificateSpec, SpecError, parse_certificate, parse_issuer, solver_for
 from ..kube.accounts import issuer_key
 from ..kube.context import Context
 from ..kube.status import record_ready
 from ..pki import certificates as pki_certificates
+from . import guards
 from .issuance import UNREAD, Issuance
 from .renewals import follow_renewal_info, repair_metadata
 
@@ -48,10 +50,16 @@ def setup(registry: kopf.OperatorRegistry) -> None:
     def cluster_issuer_bodies(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
         return {issuer_key("ClusterIssuer", None, body.metadata.name): {**dict(body), "kind": "ClusterIssuer"}}
 
+    # Challenges by Certificate, so that leftovers of an interrupted issuance are found without a list call.
+    @kopf.index(api.GROUP, api.VERSION, api.CHALLENGES, registry=registry, id="challenges_by_certificate")
+    def challenges_by_certificate(body: kopf.Body, **_: Any) -> dict[str, str]:
+        return {f"{body.metadata.namespace}/{body.spec.get('certificateName', '')}": body.metadata.name}
+
     @kopf.on.event(api.GROUP, api.VERSION, api.CERTIFICATES, registry=registry)
     async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         context: Context = memo["context"]
         context.issuer_indexes = (kwargs["issuer_bodies"], kwargs["cluster_issuer_bodies"])
+        context.challenge_index = kwargs["challenges_by_certificate"]
         key = f"{body.metadata.namespace}/{body.metadata.name}"
         if event["type"] == "DELETED":
             context.remember_certificate(key, None)
@@ -114,32 +122,75 @@ async def reconcile(context: Context, key: str) -> None:
     issuer_body = _issuer_body(context, _issuer_key(certificate))
     assert issuer_body is not None
     issuer = parse_issuer(issuer_body["spec"])
+    in_flight = bool((status.get("order") or {}).get("url"))
+    if key not in context.swept and not in_flight:
+        context.swept.add(key)  # once per process: what a crash left behind
+        await guards.sweep_leftovers(context, key, certificate, keep=set())
     secret: object = UNREAD
-    trigger: Trigger | None = None
+    if not in_flight or len(context.claimants(key)) > 1:
+        secret = await _read_secret(context, certificate["metadata"]["namespace"], spec.secret_name)
+    held_by = guards.secret_owner(context, key, secret if isinstance(secret, dict) else None)
+    if held_by is not None:
+        message = f"Secret {spec.secret_name} belongs to Certificate {held_by}; give this one its own spec.secretName"
+        await _not_ready(context, certificate, Reason.SECRET_IN_USE, message)
+        return
     now = context.clock()
     resume_at = parse_timestamp(status.get("nextAttemptTime"))
     if resume_at is not None and now < resume_at and not _retry_now(certificate):
         _sleep_until(context, key, resume_at)  # no request for it reaches the CA before then
         return
-    if not (status.get("order") or {}).get("url"):
-        secret = await _read_secret(context, certificate["metadata"]["namespace"], spec.secret_name)
-        annotations = certificate["metadata"].get("annotations") or {}
-        view = _view(secret if isinstance(secret, dict) else None)
-        trigger = why_issue(Inputs(spec, view, annotations, status_renewal_time(status), now))
+    trigger: Trigger | None = None
+    repeats: guards.Repeats | None = None
+    if not in_flight:
+        assert secret is None or isinstance(secret, dict)
+        trigger = await _judge(context, key, certificate, spec, account.client, secret)
         if trigger is None:
-            assert isinstance(secret, dict)
-            await repair_metadata(context, certificate, spec, secret)
-            await _up_to_date(context, certificate, spec, secret)
-            ari_due = await follow_renewal_info(context, certificate, spec, account.client, secret)
-            _sleep_until(
-                context,
-                key,
-                status_renewal_time(context.certificates.get(key, certificate).get("status") or {}),
-                ari_due,
-            )
             return
-    async with context.issuance_slots:
-        await Issuance(context, certificate, spec, issuer, account.client, secret).run(trigger)
+        go, repeats = await guards.repeats_or_stop(context, certificate, spec, trigger)
+        if not go:
+            return
+    if guards.secret_owner(context, key, secret if isinstance(secret, dict) else None) is not None:
+        context.wake_certificate(key)  # another claimant started meanwhile: judge again
+        return
+    context.issuing.add(key)  # no await since the ownership check: two claimants never both order
+    try:
+        async with context.issuance_slots:
+            await Issuance(context, certificate, spec, issuer, account.client, secret).run(trigger, repeats)
+    finally:
+        context.issuing.discard(key)
+
+
+async def _judge(
+    context: Context,
+    key: str,
+    certificate: dict[str, Any],
+    spec: CertificateSpec,
+    client: AcmeClient,
+    secret: dict[str, Any] | None,
+) -> Trigger | None:
+    """The reason to issue; or, when there is none, Ready kept true and the next wake-up scheduled."""
+    unwritable = guards.unwritable(spec, secret)
+    if unwritable is not None:
+        await _not_ready(context, certificate, *unwritable)
+        guards.recheck_later(context, key)
+        return None
+    context.recheck_delay.pop(key, None)
+    status = certificate.get("status") or {}
+    annotations = certificate["metadata"].get("annotations") or {}
+    view = _view(secret)
+    inputs = Inputs(
+        spec, view, annotations, status_renewal_time(status), context.clock(), certificate["metadata"]["name"]
+    )
+    trigger = why_issue(inputs)
+    if trigger is not None:
+        return trigger
+    assert secret is not None
+    await repair_metadata(context, certificate, spec, secret)
+    await _up_to_date(context, certificate, spec, secret)
+    ari_due = await follow_renewal_info(context, certificate, spec, client, secret)
+    latest = context.certificates.get(key, certificate).get("status") or {}
+    _sleep_until(context, key, status_renewal_time(latest), ari_due)
+    return None
 
 
 async def _read_secret(context: Context, namespace: str, name: str) -> dict[str, Any] | None:
@@ -212,17 +263,24 @@ async def _up_to_date(
     leaf = pki_certificates.parse_chain(base64.b64decode(secret["data"]["tls.crt"]))[0]
     info = pki_certificates.certificate_info(leaf)
     status = certificate.get("status") or {}
+    meta = certificate["metadata"]
+    plan = renewal(info.not_before, info.not_after, spec.renew_before)
+    renews = status.get("renewalTime")
+    if _recompute_renewal(status, spec, meta.get("generation"), info.not_before, info.not_after):
+        renews = timestamp(plan.at)
     dates = {
         "notBefore": timestamp(info.not_before),
         "notAfter": timestamp(info.not_after),
-        "renewalTime": status.get("renewalTime")
-        or timestamp(renewal_time(info.not_before, info.not_after, spec.renew_before)),
+        "renewalTime": renews,
+        "certificateGeneration": meta.get("generation"),
     }
     ready = find_condition(status.get("conditions") or [], ConditionType.READY) or {}
     if ready.get("status") == "True" and all(status.get(k) == v for k, v in dates.items()):
         return
     now = context.clock()
     message = f"certificate is up to date: valid until {dates['notAfter']}, renews at {dates['renewalTime']}"
+    if plan.renew_before_ignored and renews == timestamp(plan.at):
+        message += f" ({ignored_note(spec_text(certificate), info.not_before, info.not_after, renews)})"
     conditions = set_condition(
         status.get("conditions") or [],
         ConditionType.READY,
@@ -230,12 +288,32 @@ async def _up_to_date(
         Reason.ISSUED,
         message,
         now=now,
-        generation=certificate["metadata"].get("generation"),
+        generation=meta.get("generation"),
     )
-    meta = certificate["metadata"]
     await context.kube.patch_status(
         api.CERTIFICATES, meta["namespace"], meta["name"], {"conditions": conditions, **dates}
     )
+
+
+def _recompute_renewal(
+    status: dict[str, Any],
+    spec: CertificateSpec,
+    generation: int | None,
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+) -> bool:
+    """The renewal time in status stands unless there is none, the spec changed, or it falls in the first
+    third of the lifetime without a CA's window to explain it (written by an older version)."""
+    current = parse_timestamp(status.get("renewalTime"))
+    if current is None:
+        return True
+    if status.get("lastRenewalInfo") and spec.renew_before is None:
+        return False  # the CA's window decides
+    return status.get("certificateGeneration") != generation or current < earliest_renewal(not_before, not_after)
+
+
+def spec_text(certificate: dict[str, Any]) -> str:
+    return str((certificate.get("spec") or {}).get("renewBefore") or "")
 
 
 async def _not_ready(context: Context, certificate: dict[str, Any], reason: Reason, message: str) -> None:

@@ -2,39 +2,49 @@
 
 Crash-safe by construction: the next private key is in its own Secret and the order's URL in status
 before any challenge is answered, so a restarted operator resumes the same order with the same key
-instead of ordering again. Waits (solver readiness, self-check backoff, authorization polling) are
-``await``s, so a waiting issuance holds no thread; blocking ACME and API calls run in threads.
+instead of ordering again; an order the CA has finalized is only waited for and downloaded, never
+finalized again or replaced (issue 10). A spec that changes mid-issuance abandons the order before
+finalize, or marks what was issued as stale so that the next issuance starts at once. Waits (solver
+readiness, self-check backoff, authorization polling) are ``await``s, so a waiting issuance holds no
+thread; blocking ACME and API calls run in threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..acme import ari
 from ..acme.client import AcmeClient, Order
-from ..acme.errors import AcmeError, AlreadyReplaced, ProblemError
+from ..acme.errors import AcmeError, ProblemError, RateLimited
 from ..domain import api
 from ..domain.conditions import ConditionType, Reason, set_condition, timestamp
+from ..domain.continuity import cert_id, differs, key_of, predecessor
 from ..domain.explain import explain, reason_for
 from ..domain.issuing import Trigger
-from ..domain.renewal import renewal_time, retry_time
+from ..domain.loops import SECRET_TRIGGERS, Repeats
+from ..domain.renewal import ignored_note, renewal, retry_time
 from ..domain.specs import CertificateSpec, IssuerSpec
 from ..kube import builders
-from ..kube.client import Conflict
+from ..kube.client import ApiError, Conflict, NotFound
 from ..kube.context import Context
 from ..pki import certificates as pki_certificates
 from ..pki import keys as pki_keys
 from ..pki.csr import build_csr
 from .challenges import Http01
+from .guards import sweep_leftovers
 from .job import IssuanceFailed, Job
 from .renewals import first_window
 
 log = logging.getLogger(__name__)
 UNREAD = object()  # the reconcile did not read the Secret (a resumed issuance)
+
+
+class SpecChanged(Exception):
+    """The spec changed under a running issuance: its order is abandoned before anything is issued."""
 
 
 class Issuance(Job):
@@ -52,20 +62,30 @@ class Issuance(Job):
         super().__init__(context, certificate, spec, issuer, client)
         self.status: dict[str, Any] = dict(certificate.get("status") or {})
         self.secret = secret  # the Secret as the reconcile read it (None: absent), or UNREAD
+        self.generation: int | None = certificate["metadata"].get("generation")
+        self.resumed = False  # the order was placed by an earlier run (its Challenges may be left over)
+        self.repeats: Repeats | None = None
 
-    async def run(self, trigger: Trigger | None) -> None:
+    async def run(self, trigger: Trigger | None, repeats: Repeats | None = None) -> None:
         if api.ANNOTATION_RENEW in (self.certificate["metadata"].get("annotations") or {}):
             # A forced renewal acts once: the annotation goes as this attempt starts, so a failure
             # backs off like any other instead of retrying at once for as long as it stays.
             await self.context.kube.remove_annotation(api.CERTIFICATES, self.namespace, self.name, api.ANNOTATION_RENEW)
+        self.repeats = repeats
         try:
-            key_pem = await self._next_key()
-            order = await self._order(trigger)
-            await self._authorize(order)
+            key_pem, leftover = await self._next_key()
+            order = await self._order(trigger, leftover)
+            self._still_current()
+            if order.body.status == "pending":
+                await self._authorize(order)
+                self._still_current()
             key = pki_keys.key_from_pem(key_pem)
-            done = await asyncio.to_thread(self.client.finalize, order, build_csr(key, self.spec.dns_names))
+            done = await asyncio.to_thread(self.client.finish, order, build_csr(key, self.spec.dns_names))
+            self.status["order"] = {**self.status["order"], "state": "valid"}
             chain = await asyncio.to_thread(self.client.download, done, self.issuer.preferred_chain)
             await self._store(chain.encode(), key_pem)
+        except SpecChanged as changed:
+            await self._abandon(str(changed))
         except IssuanceFailed as failure:
             await self._fail(failure)
         except AcmeError as error:
@@ -78,45 +98,48 @@ class Issuance(Job):
                     retry_after=getattr(error, "retry_after", None),
                 )
             )
+        finally:
+            if self.resumed:
+                await sweep_leftovers(self.context, f"{self.namespace}/{self.name}", self.certificate, keep=set())
 
     # -- key and order ---------------------------------------------------------------------------
 
-    async def _next_key(self) -> bytes:
-        """The key for this issuance, stored before the order so that a crash cannot lose it."""
+    async def _next_key(self) -> tuple[bytes, bool]:
+        """The key for this issuance, stored before the order so that a crash cannot lose it; True when
+        the key Secret was there although status names no order (an earlier run may have ordered)."""
         name = self.status.get("nextPrivateKeySecretName")
         if name:
             stored = await self.context.kube.get_secret(self.namespace, name)
             encoded = ((stored or {}).get("data") or {}).get("tls.key")
             if encoded:
-                return base64.b64decode(encoded)
+                return base64.b64decode(encoded), False
         key_pem = await self._reusable_key() or pki_keys.key_to_pem(
             await asyncio.to_thread(pki_keys.generate_key, self.spec.key)
         )
         name = f"{self.name[:240]}-next-key"
         manifest = builders.build_key_secret(self.certificate, name, key_pem)
+        leftover = False
         try:
             await self.context.kube.create_secret(self.namespace, manifest)
-        except Conflict:  # a leftover of an issuance abandoned before its order was recorded
-            await self.context.kube.replace_secret(self.namespace, manifest)
+        except Conflict:  # left by a run that stopped before its order was recorded
+            leftover = True
+            kept = key_of(await self.context.kube.get_secret(self.namespace, name), self.spec)
+            if kept is not None:
+                key_pem = kept
+            else:
+                await self.context.kube.replace_secret(self.namespace, manifest)
         self.status["nextPrivateKeySecretName"] = name
-        return key_pem
+        return key_pem, leftover and not (self.status.get("order") or {}).get("url")
 
     async def _reusable_key(self) -> bytes | None:
         """With ``rotationPolicy: Never``, the current key is kept while it still fits the spec."""
         if self.spec.rotate_key:
             return None
-        secret = await self.context.kube.get_secret(self.namespace, self.spec.secret_name)
-        encoded = ((secret or {}).get("data") or {}).get("tls.key")
-        if not encoded:
-            return None
-        try:
-            key = pki_keys.key_from_pem(base64.b64decode(encoded))
-        except ValueError:
-            return None
-        return base64.b64decode(encoded) if pki_keys.key_spec_of(key) == self.spec.key else None
+        return key_of(await self.context.kube.get_secret(self.namespace, self.spec.secret_name), self.spec)
 
-    async def _order(self, trigger: Trigger | None) -> Order:
-        """The order in status when the CA still has it for these names; a new one otherwise."""
+    async def _order(self, trigger: Trigger | None, leftover: bool) -> Order:
+        """The order in status when the CA still has it for these names; one an interrupted run placed
+        but did not record; a new one otherwise."""
         recorded = self.status.get("order") or {}
         if recorded.get("url") and sorted(recorded.get("names") or []) == sorted(self.spec.dns_names):
             try:
@@ -126,8 +149,23 @@ class Issuance(Job):
             else:
                 if order.body.status in ("pending", "ready", "processing", "valid"):
                     log.info("resuming order %s (%s)", order.url, order.body.status)
+                    self.resumed = True
                     return order
+        elif recorded.get("url"):
+            log.info("%s/%s: abandoning order %s for the old names", self.namespace, self.name, recorded["url"])
+        if leftover:
+            found = await asyncio.to_thread(self.client.find_order, self.spec.dns_names)
+            if found is not None:
+                log.info("%s/%s: resuming unrecorded order %s", self.namespace, self.name, found.url)
+                self.resumed = True
+                await self._record(found, trigger, created=False)
+                return found
         order = await self._new_order()
+        await self._record(order, trigger, created=True)
+        return order
+
+    async def _record(self, order: Order, trigger: Trigger | None, *, created: bool) -> None:
+        """The order and the key's Secret into status (one patch) before any challenge is answered."""
         now = self.context.clock()
         reason = trigger.reason if trigger else Reason.ORDER_CREATED
         message = f"{trigger.message}; " if trigger else ""
@@ -139,39 +177,61 @@ class Issuance(Job):
             reason,
             f"{message}order {order.url} is {order.body.status}",
             now=now,
-            generation=self.certificate["metadata"].get("generation"),
+            generation=self.generation,
         )
-        await self._patch({k: self.status[k] for k in ("order", "conditions", "nextPrivateKeySecretName")})
+        if trigger is not None and trigger.reason in SECRET_TRIGGERS:  # the Secret does not serve this spec
+            self.status["conditions"] = set_condition(
+                self.status["conditions"],
+                ConditionType.READY,
+                False,
+                trigger.reason,
+                trigger.message,
+                now=now,
+                generation=self.generation,
+            )
+        patch = {k: self.status[k] for k in ("order", "conditions", "nextPrivateKeySecretName")}
+        if trigger is not None:
+            patch["issuanceRepeats"] = self.repeats.to_status() if self.repeats else None
+        await self._patch(patch)
+        if not created:
+            return
         replacing = f"; it replaces {order.body.replaces}" if order.body.replaces else ""
         await self.context.kube.event(
             self.certificate, "Normal", str(Reason.ORDER_CREATED), f"{message}created order {order.url}{replacing}", now
         )
-        return order
 
     async def _new_order(self) -> Order:
-        """A new order; with ARI it names the certificate it replaces (RFC 9773 §5), once."""
-        replaces = self._predecessor()
+        """A new order; with ARI it names the certificate it replaces (RFC 9773 §5). Any refusal of
+        ``replaces`` (already replaced, an identifier in common missing, a CertID the CA does not know)
+        is retried once without it: the renewal matters, not the link."""
+        replaces = predecessor(self.secret, self.status, self.spec)
         try:
             return await asyncio.to_thread(
                 self.client.new_order, self.spec.dns_names, profile=self.issuer.profile, replaces=replaces
             )
-        except AlreadyReplaced:
-            log.info("%s/%s: %s was already replaced; ordering without replaces", self.namespace, self.name, replaces)
+        except RateLimited:
+            raise
+        except ProblemError as error:
+            if replaces is None:
+                raise
+            log.info(
+                "%s/%s: the CA refused replaces %s (%s); ordering without", self.namespace, self.name, replaces, error
+            )
             return await asyncio.to_thread(self.client.new_order, self.spec.dns_names, profile=self.issuer.profile)
-
-    def _predecessor(self) -> str | None:
-        """The ARI CertID of the certificate in the Secret, when it is one this Certificate issued."""
-        secret = self.secret if isinstance(self.secret, dict) else None
-        encoded = ((secret or {}).get("data") or {}).get("tls.crt")
-        if not encoded or not self.status.get("revision"):
-            return None
-        try:
-            return ari.cert_id(pki_certificates.parse_chain(base64.b64decode(encoded))[0])
-        except ValueError:
-            return None
 
     async def _authorize(self, order: Order) -> None:
         await Http01(self.context, self.certificate, self.spec, self.issuer, self.client).authorize(order)
+
+    def _still_current(self) -> None:
+        """Raise SpecChanged when the Certificate now asks for something else than this issuance makes."""
+        latest = self.context.certificates.get(f"{self.namespace}/{self.name}")
+        if latest is None or latest["metadata"].get("generation") == self.generation:
+            return
+        if differs(latest, self.spec):
+            raise SpecChanged(
+                f"the spec changed (generation {latest['metadata'].get('generation')}) while generation "
+                f"{self.generation} was being issued; issuing again for the new spec"
+            )
 
     # -- results -----------------------------------------------------------------------------------
 
@@ -179,32 +239,60 @@ class Issuance(Job):
         """Write the Secret in one update, then status, then tidy up."""
         leaf = pki_certificates.parse_chain(chain_pem)[0]
         info = pki_certificates.certificate_info(leaf)
-        kube = self.context.kube
-        existing = (
-            await kube.get_secret(self.namespace, self.spec.secret_name) if self.secret is UNREAD else self.secret
-        )
-        assert existing is None or isinstance(existing, dict)
-        secret = builders.build_tls_secret(
-            self.certificate, self.spec, chain_pem=chain_pem, key_pem=key_pem, base=existing
-        )
-        try:
-            if existing is None:
-                await kube.create_secret(self.namespace, secret)
-            else:
-                await kube.replace_secret(self.namespace, secret)
-        except Conflict:  # changed (or created) by someone since it was read: merge into the latest
-            latest = await kube.get_secret(self.namespace, self.spec.secret_name)
-            secret = builders.build_tls_secret(
-                self.certificate, self.spec, chain_pem=chain_pem, key_pem=key_pem, base=latest
-            )
-            await (kube.replace_secret if latest else kube.create_secret)(self.namespace, secret)
+        await self._write_secret(chain_pem, key_pem)
         key = f"{self.namespace}/{self.name}"
         self.context.ari_next_fetch.pop(key, None)
         advised = await first_window(self.context, key, self.spec, self.client, leaf)
-        renews = advised[0] if advised else renewal_time(info.not_before, info.not_after, self.spec.renew_before)
+        plan = renewal(info.not_before, info.not_after, self.spec.renew_before)
+        renews = timestamp(advised[0] if advised else plan.at)
         now = self.context.clock()
-        message = f"certificate issued: valid until {timestamp(info.not_after)}, renews at {timestamp(renews)}"
-        generation = self.certificate["metadata"].get("generation")
+        message = f"certificate issued: valid until {timestamp(info.not_after)}, renews at {renews}"
+        note = ""
+        if plan.renew_before_ignored and not advised:
+            note = ignored_note(
+                str(self.certificate["spec"].get("renewBefore")), info.not_before, info.not_after, renews
+            )
+            message += f" ({note})"
+        latest = self.context.certificates.get(key, self.certificate)
+        stale = latest["metadata"].get("generation") != self.generation and differs(latest, self.spec)
+        conditions = self._done_conditions(message, stale, now)
+        await self._patch(
+            {
+                "conditions": conditions,
+                "notBefore": timestamp(info.not_before),
+                "notAfter": timestamp(info.not_after),
+                "renewalTime": renews,
+                "revision": int(self.status.get("revision") or 0) + 1,
+                "certificateGeneration": self.generation,
+                "certID": cert_id(leaf),
+                "order": None,
+                "nextPrivateKeySecretName": None,
+                "failedIssuanceAttempts": None,
+                "lastFailureTime": None,
+                "nextAttemptTime": None,
+                "lastRenewalInfo": advised[1] if advised else None,
+            }
+        )
+        kube = self.context.kube
+        await kube.delete_secret(
+            self.namespace, self.status.get("nextPrivateKeySecretName") or f"{self.name[:240]}-next-key"
+        )
+        await kube.event(
+            self.certificate, "Normal", str(Reason.ISSUED), f"{message}; Secret {self.spec.secret_name} updated", now
+        )
+        if note:
+            await kube.event(self.certificate, "Warning", str(Reason.RENEW_BEFORE_TOO_LONG), note, now)
+
+    def _done_conditions(self, message: str, stale: bool, now: datetime.datetime) -> list[dict[str, Any]]:
+        """Ready=True for the spec this issuance made; for a spec that changed meanwhile, Ready=False
+        until the next issuance (which starts at once) makes what it asks for."""
+        generation = self.generation
+        if stale:
+            why = f"{message}, but for generation {generation}; the spec changed since: issuing again"
+            conditions = set_condition(
+                self.status.get("conditions") or [], ConditionType.READY, False, Reason.SPEC_CHANGED, why, now=now
+            )
+            return set_condition(conditions, ConditionType.ISSUING, False, Reason.SPEC_CHANGED, why, now=now)
         conditions = set_condition(
             self.status.get("conditions") or [],
             ConditionType.READY,
@@ -214,7 +302,7 @@ class Issuance(Job):
             now=now,
             generation=generation,
         )
-        conditions = set_condition(
+        return set_condition(
             conditions,
             ConditionType.ISSUING,
             False,
@@ -223,59 +311,80 @@ class Issuance(Job):
             now=now,
             generation=generation,
         )
-        await self._patch(
-            {
-                "conditions": conditions,
-                "notBefore": timestamp(info.not_before),
-                "notAfter": timestamp(info.not_after),
-                "renewalTime": timestamp(renews),
-                "revision": int(self.status.get("revision") or 0) + 1,
-                "order": None,
-                "nextPrivateKeySecretName": None,
-                "failedIssuanceAttempts": None,
-                "lastFailureTime": None,
-                "nextAttemptTime": None,
-                "lastRenewalInfo": advised[1] if advised else None,
-            }
+
+    async def _write_secret(self, chain_pem: bytes, key_pem: bytes) -> None:
+        """Create or update the TLS Secret; a refusal (an admission policy, a quota, a type that cannot
+        change) keeps the order in status, so the next attempt stores this same certificate."""
+        kube = self.context.kube
+        existing = (
+            await kube.get_secret(self.namespace, self.spec.secret_name) if self.secret is UNREAD else self.secret
         )
-        await kube.delete_secret(
-            self.namespace, self.status.get("nextPrivateKeySecretName") or f"{self.name[:240]}-next-key"
+        assert existing is None or isinstance(existing, dict)
+        secret = builders.build_tls_secret(
+            self.certificate, self.spec, chain_pem=chain_pem, key_pem=key_pem, base=existing
         )
-        await kube.event(
-            self.certificate, "Normal", str(Reason.ISSUED), f"{message}; Secret {self.spec.secret_name} updated", now
-        )
+        try:
+            try:
+                await (kube.replace_secret if existing else kube.create_secret)(self.namespace, secret)
+            except (Conflict, NotFound):  # changed (or created, or deleted) since it was read: the latest
+                latest = await kube.get_secret(self.namespace, self.spec.secret_name)
+                secret = builders.build_tls_secret(
+                    self.certificate, self.spec, chain_pem=chain_pem, key_pem=key_pem, base=latest
+                )
+                await (kube.replace_secret if latest else kube.create_secret)(self.namespace, secret)
+        except (ApiError, Conflict, NotFound) as error:
+            raise IssuanceFailed(
+                Reason.SECRET_WRITE_FAILED,
+                f"the CA issued the certificate, but Secret {self.spec.secret_name} could not be written: {error}. "
+                f"The certificate is kept at the CA's order and stored on the next attempt, without a new order",
+            ) from error
 
     async def _fail(self, failure: IssuanceFailed) -> None:
         now = self.context.clock()
-        generation = self.certificate["metadata"].get("generation")
         log.warning("issuance of %s/%s failed: %s", self.namespace, self.name, failure)
         attempts = int(self.status.get("failedIssuanceAttempts") or 0) + 1
         limited = failure.reason == Reason.RATE_LIMITED
         retry_at = timestamp(retry_time(now, attempts, failure.retry_after, rate_limited=limited))
         message = f"{failure} (attempt {attempts}; next attempt at {retry_at})"
+        patch = self._ended(failure.reason, message, now)
+        patch.update(
+            {"lastFailureTime": timestamp(now), "failedIssuanceAttempts": attempts, "nextAttemptTime": retry_at}
+        )
+        if failure.order_spent:
+            patch["order"] = None
+        elif self.status.get("order"):
+            patch["order"] = self.status["order"]  # with the state it reached
+        await self._patch(patch)
+        await self.context.kube.event(self.certificate, "Warning", str(failure.reason), message, now)
+
+    async def _abandon(self, message: str) -> None:
+        """The spec changed mid-issuance: drop this order (nothing was issued) and go again at once."""
+        log.info("%s/%s: %s", self.namespace, self.name, message)
+        patch = self._ended(Reason.SPEC_CHANGED, message, self.context.clock(), ready=True)
+        patch["order"] = None
+        await self._patch(patch)
+        self.context.wake_certificate(f"{self.namespace}/{self.name}")
+
+    def _ended(self, reason: Reason, message: str, now: datetime.datetime, *, ready: bool = False) -> dict[str, Any]:
+        """Issuing=False (and Ready=False when no certificate exists, or ``ready``); a repeat that
+        issued nothing is not counted."""
         conditions = set_condition(
             self.status.get("conditions") or [],
             ConditionType.ISSUING,
             False,
-            failure.reason,
+            reason,
             message,
             now=now,
-            generation=generation,
+            generation=self.generation,
         )
-        if not self.status.get("notAfter"):
+        if ready or not self.status.get("notAfter"):
             conditions = set_condition(
-                conditions, ConditionType.READY, False, failure.reason, message, now=now, generation=generation
+                conditions, ConditionType.READY, False, reason, message, now=now, generation=self.generation
             )
-        patch: dict[str, Any] = {
-            "conditions": conditions,
-            "lastFailureTime": timestamp(now),
-            "failedIssuanceAttempts": attempts,
-            "nextAttemptTime": retry_at,
-        }
-        if failure.order_spent:
-            patch["order"] = None
-        await self._patch(patch)
-        await self.context.kube.event(self.certificate, "Warning", str(failure.reason), message, now)
+        patch: dict[str, Any] = {"conditions": conditions}
+        if self.repeats is not None:
+            patch["issuanceRepeats"] = (self.certificate.get("status") or {}).get("issuanceRepeats")
+        return patch
 
     async def _patch(self, status: Mapping[str, Any]) -> None:
         await self.context.kube.patch_status(api.CERTIFICATES, self.namespace, self.name, dict(status))

@@ -94,7 +94,7 @@ async def first_window(
     except (ari.InvalidRenewalInfo, AcmeError, ClientError):
         return None
     _next(context, key, context.clock() + datetime.timedelta(seconds=info.retry_after))
-    window = {"start": timestamp(info.start), "end": timestamp(info.end)}
+    window = {"start": timestamp(info.start), "end": timestamp(info.end), "receivedAt": timestamp(context.clock())}
     if info.explanation_url:
         window["explanationURL"] = info.explanation_url
     return ari.choose_renewal_time(info, context.random), window
@@ -113,6 +113,7 @@ async def _apply_window(context: Context, certificate: dict[str, Any], info: ari
         window["explanationURL"] = info.explanation_url
     recorded = status.get("lastRenewalInfo") or {}
     same_window = all(recorded.get(k) == v for k, v in window.items())
+    window["receivedAt"] = timestamp(context.clock())  # a window already past then asks for a replacement at once
     if same_window and current is not None and info.start <= current <= info.end:
         return  # unchanged: a restart or a re-fetch writes nothing
     chosen = (

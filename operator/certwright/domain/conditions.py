@@ -24,6 +24,10 @@ class Reason(StrEnum):
     WILDCARD_NEEDS_DNS01 = "WildcardNeedsDNS01"
     NO_SOLVER = "NoMatchingSolver"
     INVALID_SPEC = "InvalidSpec"
+    SECRET_IN_USE = "SecretInUse"
+    SECRET_TYPE_MISMATCH = "SecretTypeMismatch"
+    SECRET_IMMUTABLE = "SecretImmutable"
+    SPEC_CHANGED = "SpecChanged"
     # Issuing: why an issuance started (the ordered checks in ``issuing``)
     SECRET_MISSING = "SecretMissing"
     SECRET_INCOMPLETE = "SecretIncomplete"
@@ -32,6 +36,7 @@ class Reason(StrEnum):
     ISSUER_CHANGED = "IssuerChanged"
     DNS_NAMES_CHANGED = "DNSNamesChanged"
     KEY_SPEC_CHANGED = "PrivateKeyChanged"
+    INCORRECT_CERTIFICATE = "IncorrectCertificate"
     MANUAL_TRIGGER = "ManuallyTriggered"
     RENEWAL_DUE = "RenewalDue"
     # Issuing: progress and failures
@@ -42,6 +47,10 @@ class Reason(StrEnum):
     ORDER_FAILED = "OrderFailed"
     RATE_LIMITED = "RateLimited"
     ACME_ERROR = "ACMEError"
+    SECRET_WRITE_FAILED = "SecretWriteFailed"
+    ISSUANCE_LOOP = "IssuanceLoop"
+    # Events only
+    RENEW_BEFORE_TOO_LONG = "RenewBeforeTooLong"
     # Issuer Ready
     ACCOUNT_REGISTERED = "AccountRegistered"
     ACCOUNT_FAILED = "AccountFailed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from . import api
@@ -24,6 +25,15 @@ TLS_ACME = "kubernetes.io/tls-acme"
 RENEW_BEFORE = (f"{api.GROUP}/renew-before", "cert-manager.io/renew-before")
 KEY_ALGORITHM = (f"{api.GROUP}/private-key-algorithm", "cert-manager.io/private-key-algorithm")
 KEY_SIZE = (f"{api.GROUP}/private-key-size", "cert-manager.io/private-key-size")
+INGRESS_GROUP = "networking.k8s.io"
+
+
+class Owner(StrEnum):
+    """Who controls an existing Certificate of a name an Ingress asks for."""
+
+    THIS_INGRESS = "this Ingress"
+    EARLIER_INGRESS = "an earlier Ingress of the same name"  # deleted and created again: adopt it
+    SOMEONE_ELSE = "someone else"  # never touched
 
 
 @dataclass(frozen=True)
@@ -125,3 +135,32 @@ def _certificates(ingress: Mapping[str, Any], issuer: IssuerRef, extra: dict[str
     if not wanted and not problems:
         problems.append("the Ingress is annotated for certificates but has no spec.tls entries")
     return Plan(managed=True, certificates=wanted if not problems else {}, problems=tuple(problems))
+
+
+def _controller(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    references = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return next((reference for reference in references if reference.get("controller")), None)
+
+
+def controlling_ingress(certificate: Mapping[str, Any]) -> str | None:
+    """The name of the Ingress that controls the Certificate (its namespace is the Certificate's), or None."""
+    reference = _controller(certificate)
+    if reference is None or reference.get("kind") != "Ingress":
+        return None
+    if str(reference.get("apiVersion", "")).partition("/")[0] != INGRESS_GROUP:
+        return None
+    return str(reference.get("name") or "") or None
+
+
+def owner_of(certificate: Mapping[str, Any], ingress: Mapping[str, Any]) -> Owner:
+    """Whether the Ingress owns the Certificate, an earlier incarnation of it did, or something else does.
+
+    Names are unique within a namespace, so a controlling Ingress of this name with another uid no longer
+    exists (``kubectl replace --force``, a Helm or GitOps re-create): the garbage collector is about to
+    delete the Certificate, and the Ingress that exists now adopts it instead (issue 10).
+    """
+    meta = ingress.get("metadata") or {}
+    if controlling_ingress(certificate) != meta.get("name"):
+        return Owner.SOMEONE_ELSE
+    reference = _controller(certificate) or {}
+    return Owner.THIS_INGRESS if reference.get("uid") == meta.get("uid") else Owner.EARLIER_INGRESS

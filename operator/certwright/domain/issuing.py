@@ -40,6 +40,7 @@ class Inputs:
     certificate_annotations: Mapping[str, str]
     renewal_time: datetime.datetime | None
     now: datetime.datetime
+    certificate_name: str = ""
 
 
 Check = Callable[[Inputs], Trigger | None]
@@ -95,6 +96,19 @@ def _issuer_changed(i: Inputs) -> Trigger | None:
     )
 
 
+def _incorrect_certificate(i: Inputs) -> Trigger | None:
+    """The Secret was written for another Certificate (one that owned it before this one, cert-manager's
+    ``IncorrectCertificate``): this Certificate issues its own once."""
+    assert i.secret is not None
+    written_for = i.secret.annotations.get(api.ANNOTATION_CERTIFICATE)
+    if written_for and i.certificate_name and written_for != i.certificate_name:
+        return Trigger(
+            Reason.INCORRECT_CERTIFICATE,
+            f"Secret {i.spec.secret_name} holds the certificate of Certificate {written_for}",
+        )
+    return None
+
+
 def _names_changed(i: Inputs) -> Trigger | None:
     assert i.secret is not None
     assert i.secret.certificate_pem
@@ -137,6 +151,7 @@ CHECKS: tuple[Check, ...] = (
     _secret_incomplete,
     _secret_invalid,
     _issuer_changed,
+    _incorrect_certificate,
     _names_changed,
     _key_spec_changed,
     _manual_trigger,

@@ -33,6 +33,18 @@ class Conflict(Exception):
     """The object already exists, or changed since it was read (409)."""
 
 
+class ApiError(Exception):
+    """Any other refusal by the API server (403 from an admission policy or quota, 422, 5xx): its message."""
+
+
+def _message(error: client.ApiException) -> str:
+    """The API server's own words (a Status object's message), else the HTTP reason."""
+    try:
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except (TypeError, ValueError):
+        return str(error.reason)
+
+
 def _json(response: Any) -> Obj:
     data: Obj = json.loads(response.data) if response.data else {}
     return data
@@ -55,7 +67,7 @@ class Kube:
                     raise NotFound(f"{function.__name__}: {error.reason}") from error
                 if error.status == 409:
                     raise Conflict(f"{function.__name__}: {error.reason}") from error
-                raise
+                raise ApiError(f"{error.status} {_message(error)}") from error
 
         return await asyncio.to_thread(run)
 
@@ -80,7 +92,14 @@ class Kube:
         self, namespace: str, name: str, labels: Mapping[str, str], annotations: Mapping[str, str]
     ) -> None:
         body = {"metadata": {"labels": dict(labels), "annotations": dict(annotations)}}
-        await self._call(self.core.patch_namespaced_secret, name, namespace, body, _content_type=MERGE_PATCH)
+        await self._call(
+            self.core.patch_namespaced_secret,
+            name,
+            namespace,
+            body,
+            _content_type=MERGE_PATCH,
+            field_manager=api.FIELD_MANAGER,
+        )
 
     async def delete_secret(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):
@@ -200,6 +219,17 @@ class Kube:
 
     async def patch_certificate_spec(self, namespace: str, name: str, spec: Obj) -> None:
         await self.merge_patch(api.CERTIFICATES, namespace, name, {"spec": spec})
+
+    async def set_certificate_owner(
+        self, namespace: str, name: str, owner_reference: Obj, *, resource_version: str
+    ) -> None:
+        """Make ``owner_reference`` the Certificate's only owner, if it is still at ``resource_version``.
+
+        The precondition raises Conflict when the Certificate changed since it was read, so that what
+        changed is read again rather than overwritten; NotFound when it is gone.
+        """
+        body = {"metadata": {"resourceVersion": resource_version, "ownerReferences": [owner_reference]}}
+        await self.merge_patch(api.CERTIFICATES, namespace, name, body)
 
     async def delete_certificate(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):

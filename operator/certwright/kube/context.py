@@ -30,6 +30,10 @@ class Settings:
     default_issuer: IssuerRef | None = None  # for kubernetes.io/tls-acme Ingresses
 
 
+def _secret_key(certificate: dict[str, Any]) -> str:
+    return f"{certificate['metadata']['namespace']}/{(certificate.get('spec') or {}).get('secretName', '')}"
+
+
 def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
@@ -79,6 +83,10 @@ class Context:
     issuers: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by issuer key
     certificates: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by ns/name
     certificates_by_owner: dict[str, set[str]] = field(default_factory=dict)  # Ingress uid → ns/name keys
+    certificates_by_secret: dict[str, set[str]] = field(default_factory=dict)  # ns/secretName → ns/name keys
+    issuing: set[str] = field(default_factory=set)  # Certificates with an issuance running in this process
+    swept: set[str] = field(default_factory=set)  # Certificates whose leftovers this process has looked for
+    recheck_delay: dict[str, float] = field(default_factory=dict)  # seconds, for Secrets no watch covers
     ingresses: dict[str, dict[str, Any]] = field(default_factory=dict)  # annotated or not, by ns/name
     ingress_events: set[tuple[Any, ...]] = field(default_factory=set)
     runner: KeyedRunner = field(default_factory=KeyedRunner)
@@ -88,6 +96,7 @@ class Context:
     certificate_gone_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     secrets: SecretCache | None = None
     issuer_indexes: tuple[Any, ...] = ()  # kopf indexes of Issuer and ClusterIssuer bodies
+    challenge_index: Any = None  # kopf index: Certificate ns/name → names of its Challenges
     scheduler: Scheduler | None = None
     ari_next_fetch: dict[str, datetime.datetime] = field(default_factory=dict)  # in memory: re-fetched after a restart
 
@@ -97,9 +106,19 @@ class Context:
         previous = self.certificates.pop(key, None)
         if previous is not None:
             self.certificates_by_owner.get(controller_uid(previous), set()).discard(key)
+            self.certificates_by_secret.get(_secret_key(previous), set()).discard(key)
         if body is not None:
             self.certificates[key] = body
             self.certificates_by_owner.setdefault(controller_uid(body), set()).add(key)
+            self.certificates_by_secret.setdefault(_secret_key(body), set()).add(key)
+        if previous is not None and (body is None or _secret_key(body) != _secret_key(previous)):
+            for other in self.certificates_by_secret.get(_secret_key(previous), set()):
+                self.wake_certificate(other)  # the Secret they wait for may be free now
+
+    def claimants(self, key: str) -> set[str]:
+        """The Certificates (ns/name) that name the same Secret as ``key``, itself included."""
+        body = self.certificates.get(key)
+        return set(self.certificates_by_secret.get(_secret_key(body), {key})) if body else {key}
 
     def wake_certificate(self, key: str) -> None:
         """Reconcile the Certificate ``namespace/name`` (its Secret changed, or something is due)."""

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from certwright.domain.renewal import renewal_time
+from certwright.domain.renewal import earliest_renewal, renewal, renewal_time
 
 NOT_BEFORE = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
 DAY = datetime.timedelta(days=1)
@@ -32,8 +32,11 @@ SECOND = datetime.timedelta(seconds=1)
         (90 * DAY, 10 * DAY, 10 * DAY),
         (90 * DAY, 60 * DAY, 60 * DAY),
         (6 * DAY, datetime.timedelta(hours=1, minutes=30), datetime.timedelta(hours=1, minutes=30)),
-        (90 * DAY, 100 * DAY, 90 * DAY),
+        (90 * DAY, 100 * DAY, 30 * DAY),  # longer than the lifetime: the default rule
+        (90 * DAY, 61 * DAY, 30 * DAY),  # would renew within the first third: the default rule
         (90 * DAY, datetime.timedelta(0), datetime.timedelta(0)),
+        (600 * SECOND, 720 * HOUR, 300 * SECOND),  # renewBefore 720h on the 600 s tenminutes profile
+        (6 * DAY, 720 * HOUR, 3 * DAY),  # renewBefore 720h on a 6-day (shortlived) certificate
     ],
     ids=[
         "90d-30d-before",
@@ -49,8 +52,11 @@ SECOND = datetime.timedelta(seconds=1)
         "renew-before-10d",
         "renew-before-beyond-default",
         "renew-before-90m-on-6d",
-        "renew-before-capped-at-lifetime",
+        "renew-before-longer-than-lifetime",
+        "renew-before-into-first-third",
         "renew-before-zero",
+        "renew-before-720h-on-600s",
+        "renew-before-720h-on-6d",
     ],
 )
 def test_renewal_time(
@@ -131,20 +137,37 @@ def test_default_renewal_leaves_a_third_to_a_half_or_thirty_days(
         assert lifetime / 3 <= left < lifetime / 3 + SECOND
 
 
+@given(not_before=instants, lifetime=lifetimes, renew_before=st.none() | renew_befores)
+def test_renewal_is_never_due_in_the_first_third(
+    not_before: datetime.datetime, lifetime: datetime.timedelta, renew_before: datetime.timedelta | None
+) -> None:
+    """Issue 10: whatever renewBefore says, a certificate is never due again the moment it is issued."""
+    not_after = not_before + lifetime
+
+    result = renewal(not_before, not_after, renew_before)
+
+    assert not_before + lifetime / 3 <= result.at <= not_after
+    assert earliest_renewal(not_before, not_after) <= result.at
+
+
 @given(not_before=instants, lifetime=lifetimes, renew_before=renew_befores)
-def test_renew_before_is_the_lead_capped_at_the_lifetime(
+def test_renew_before_is_the_lead_when_it_fits_and_the_default_rule_otherwise(
     not_before: datetime.datetime, lifetime: datetime.timedelta, renew_before: datetime.timedelta
 ) -> None:
     not_after = not_before + lifetime
-    lead = min(renew_before, lifetime)
 
-    left = not_after - renewal_time(not_before, not_after, renew_before)
+    result = renewal(not_before, not_after, renew_before)
 
-    assert lead <= left < lead + SECOND
+    if renew_before <= lifetime * 2 / 3 - SECOND:
+        assert not result.renew_before_ignored
+        assert renew_before <= not_after - result.at < renew_before + SECOND
+    elif renew_before > lifetime * 2 / 3:
+        assert result.renew_before_ignored
+        assert result.at == renewal_time(not_before, not_after)
 
 
 @given(not_before=instants, lifetime=lifetimes, shorter=renew_befores, longer=renew_befores)
-def test_a_longer_renew_before_never_renews_later(
+def test_a_longer_renew_before_that_fits_never_renews_later(
     not_before: datetime.datetime,
     lifetime: datetime.timedelta,
     shorter: datetime.timedelta,
@@ -152,4 +175,6 @@ def test_a_longer_renew_before_never_renews_later(
 ) -> None:
     shorter, longer = sorted((shorter, longer))
     not_after = not_before + lifetime
-    assert renewal_time(not_before, not_after, longer) <= renewal_time(not_before, not_after, shorter)
+    fitting = renewal(not_before, not_after, longer)
+    if not fitting.renew_before_ignored:
+        assert fitting.at <= renewal_time(not_before, not_after, shorter)
