@@ -125,7 +125,7 @@ async def reconcile(context: Context, key: str) -> None:
     in_flight = bool((status.get("order") or {}).get("url"))
     if key not in context.swept and not in_flight:
         context.swept.add(key)  # once per process: what a crash left behind
-        await guards.sweep_leftovers(context, key, certificate, keep=set())
+        await guards.sweep_leftovers(context, key, certificate, idle=True)
     secret: object = UNREAD
     if not in_flight or len(context.claimants(key)) > 1:
         secret = await _read_secret(context, certificate["metadata"]["namespace"], spec.secret_name)
@@ -179,7 +179,13 @@ async def _judge(
     annotations = certificate["metadata"].get("annotations") or {}
     view = _view(secret)
     inputs = Inputs(
-        spec, view, annotations, status_renewal_time(status), context.clock(), certificate["metadata"]["name"]
+        spec,
+        view,
+        annotations,
+        status_renewal_time(status),
+        context.clock(),
+        certificate["metadata"]["name"],
+        status.get("certID"),
     )
     trigger = why_issue(inputs)
     if trigger is not None:

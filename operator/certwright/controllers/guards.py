@@ -140,12 +140,14 @@ async def _stop(
         context.scheduler.schedule(f"{meta['namespace']}/{meta['name']}", retry_at)
 
 
-async def sweep_leftovers(context: Context, key: str, certificate: dict[str, Any], *, keep: set[str]) -> None:
-    """Delete this Certificate's Challenges (and their solver objects) that no issuance needs."""
-    index = context.challenge_index
-    if index is None:
-        return
-    namespace = certificate["metadata"]["namespace"]
-    for name in sorted(set(index.get(key, ())) - keep):
-        log.info("%s: removing leftover Challenge %s and its solver", key, name)
-        await context.kube.delete_challenge(namespace, name)
+async def sweep_leftovers(context: Context, key: str, certificate: dict[str, Any], *, idle: bool) -> None:
+    """Delete this Certificate's Challenges (and their solver objects) that no issuance needs; when
+    ``idle`` (no order in flight), also a next-key Secret a crash left (from the watch cache, no read)."""
+    namespace, name = certificate["metadata"]["namespace"], certificate["metadata"]["name"]
+    for challenge in sorted(set((context.challenge_index or {}).get(key, ()))):
+        log.info("%s: removing leftover Challenge %s and its solver", key, challenge)
+        await context.kube.delete_challenge(namespace, challenge)
+    next_key = f"{name[:240]}-next-key"
+    if idle and context.secrets is not None and context.secrets.get(namespace, next_key) is not None:
+        log.info("%s: removing leftover Secret %s", key, next_key)
+        await context.kube.delete_secret(namespace, next_key)

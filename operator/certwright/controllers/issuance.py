@@ -100,7 +100,7 @@ class Issuance(Job):
             )
         finally:
             if self.resumed:
-                await sweep_leftovers(self.context, f"{self.namespace}/{self.name}", self.certificate, keep=set())
+                await sweep_leftovers(self.context, f"{self.namespace}/{self.name}", self.certificate, idle=False)
 
     # -- key and order ---------------------------------------------------------------------------
 
@@ -124,7 +124,8 @@ class Issuance(Job):
         except Conflict:  # left by a run that stopped before its order was recorded
             leftover = True
             kept = key_of(await self.context.kube.get_secret(self.namespace, name), self.spec)
-            if kept is not None:
+            current = key_of(self.secret if isinstance(self.secret, dict) else None, self.spec)
+            if kept is not None and (kept != current or not self.spec.rotate_key):  # never the key in use
                 key_pem = kept
             else:
                 await self.context.kube.replace_secret(self.namespace, manifest)

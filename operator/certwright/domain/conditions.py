@@ -37,6 +37,7 @@ class Reason(StrEnum):
     DNS_NAMES_CHANGED = "DNSNamesChanged"
     KEY_SPEC_CHANGED = "PrivateKeyChanged"
     INCORRECT_CERTIFICATE = "IncorrectCertificate"
+    SECRET_OVERWRITTEN = "SecretOverwritten"
     MANUAL_TRIGGER = "ManuallyTriggered"
     RENEWAL_DUE = "RenewalDue"
     # Issuing: progress and failures

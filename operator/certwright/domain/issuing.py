@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..acme import ari
 from ..pki import certificates as pki_certificates
 from ..pki import keys as pki_keys
 from . import api
@@ -41,6 +42,7 @@ class Inputs:
     renewal_time: datetime.datetime | None
     now: datetime.datetime
     certificate_name: str = ""
+    issued_cert_id: str | None = None  # status.certID: the certificate certwright last put in the Secret
 
 
 Check = Callable[[Inputs], Trigger | None]
@@ -122,6 +124,26 @@ def _names_changed(i: Inputs) -> Trigger | None:
     return None
 
 
+def _certificate_replaced(i: Inputs) -> Trigger | None:
+    """The Secret holds a certificate for the right names, but not the one certwright issued: another
+    writer (External Secrets, a CSI driver, a GitOps tool) put its own there."""
+    assert i.secret is not None
+    assert i.secret.certificate_pem
+    if not i.issued_cert_id:
+        return None
+    leaf = pki_certificates.parse_chain(i.secret.certificate_pem)[0]
+    try:
+        found = ari.cert_id(leaf)
+    except ari.InvalidRenewalInfo:
+        found = None
+    if found == i.issued_cert_id:
+        return None
+    return Trigger(
+        Reason.SECRET_OVERWRITTEN,
+        f"Secret {i.spec.secret_name} holds a certificate certwright did not issue (serial {leaf.serial_number:x})",
+    )
+
+
 def _key_spec_changed(i: Inputs) -> Trigger | None:
     assert i.secret is not None
     assert i.secret.key_pem
@@ -153,6 +175,7 @@ CHECKS: tuple[Check, ...] = (
     _issuer_changed,
     _incorrect_certificate,
     _names_changed,
+    _certificate_replaced,
     _key_spec_changed,
     _manual_trigger,
     _renewal_due,

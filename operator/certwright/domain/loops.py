@@ -33,6 +33,7 @@ SECRET_TRIGGERS = frozenset(
         Reason.DNS_NAMES_CHANGED,
         Reason.KEY_SPEC_CHANGED,
         Reason.INCORRECT_CERTIFICATE,
+        Reason.SECRET_OVERWRITTEN,
     }
 )
 
