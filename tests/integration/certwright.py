@@ -7,6 +7,11 @@ import json
 import uuid
 from typing import Any
 
+import josepy as jose
+
+from certwright.acme.client import AcmeClient
+from certwright.acme.transport import Transport, new_session
+from certwright.pki import keys as pki_keys
 from certwright_env import Environment
 from certwright_env.probes import eventually
 
@@ -90,3 +95,16 @@ def wait_condition(
 def secret_data(env: Environment, name: str, namespace: str) -> dict[str, bytes]:
     secret = get(env, "secret", name, namespace)
     return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
+
+
+def pebble_orders(env: Environment, namespace: str, account_secret: str) -> list[str]:
+    """The orders Pebble itself holds for the account whose key is in ``account_secret`` (§7.1.2.1), to
+    count orders by the CA's record as well as by the operator's Events; Pebble leaves invalid ones out."""
+    key_pem = base64.b64decode(get(env, "secret", account_secret, namespace)["data"]["tls.key"])
+    key = jose.JWKEC(key=pki_keys.key_from_pem(key_pem))
+    with new_session(str(env.pebble_ca_bundle)) as session:
+        client = AcmeClient(Transport(env.pebble_directory_url, session=session), key)
+        client.find_account()
+        orders = client.order_urls()
+    assert orders is not None, "Pebble keeps an orders list for each account"
+    return orders

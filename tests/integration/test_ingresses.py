@@ -11,7 +11,18 @@ from certwright_env import Environment
 from certwright_env.operator import OperatorProcess
 from certwright_env.probes import eventually
 
-from .certwright import apply, get, issuer, names, namespace, wait_ready
+from .certwright import (
+    apply,
+    condition,
+    get,
+    get_or_none,
+    issuer,
+    names,
+    namespace,
+    pebble_orders,
+    secret_data,
+    wait_ready,
+)
 from .conftest import DEFAULT_ISSUER
 
 
@@ -49,6 +60,12 @@ def _ingress(
 def _events(env: Environment, ns: str, reason: str) -> list[str]:
     items = json.loads(env.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
     return [e["message"] for e in items if e["reason"] == reason and e["involvedObject"]["kind"] == "Ingress"]
+
+
+def _orders_created(env: Environment, ns: str) -> list[str]:
+    """The operator's own record of orders placed in the namespace (one ``OrderCreated`` Event each)."""
+    items = json.loads(env.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+    return [e["message"] for e in items if e["reason"] == "OrderCreated"]
 
 
 def _exists(env: Environment, kind: str, name: str, ns: str) -> bool:
@@ -185,3 +202,75 @@ def test_a_certificate_the_ingress_does_not_own_is_left_alone(env: Environment, 
 
     assert get(env, "certificate", "mine-tls", ns)["spec"]["dnsNames"] == mine["spec"]["dnsNames"]
     assert not get(env, "certificate", "mine-tls", ns)["metadata"].get("ownerReferences")
+
+
+def _ready_for(env: Environment, name: str, ns: str, ingress_uid: str, not_uid: str = "") -> dict[str, Any]:
+    """The Certificate once it is Ready and controlled by the Ingress of ``ingress_uid`` (and is not the
+    Certificate ``not_uid``, when given)."""
+
+    def done(c: dict[str, Any]) -> bool:
+        owners = [r["uid"] for r in c.get("metadata", {}).get("ownerReferences") or [] if r.get("controller")]
+        fresh = c.get("metadata", {}).get("uid") not in ("", None, not_uid)
+        return fresh and owners == [ingress_uid] and condition(c, "Ready").get("status") == "True"
+
+    return eventually(
+        lambda: get_or_none(env, "certificate", name, ns),
+        done,
+        timeout=30,
+        what=f"Certificate {ns}/{name} is Ready and owned by Ingress uid {ingress_uid}",
+    )
+
+
+def test_a_certificate_deleted_by_hand_is_made_again_from_the_existing_secret(
+    env: Environment, operator: OperatorProcess
+) -> None:
+    ns = namespace(env)
+    hosts = names(1)
+    apply(
+        env,
+        issuer(env, "pebble", ns),
+        _ingress("shop", ns, [{"hosts": hosts, "secretName": "shop-tls"}], {"certwright.dev/issuer": "pebble"}),
+    )
+    first = wait_ready(env, "shop-tls", ns)
+    issued = secret_data(env, "shop-tls", ns)["tls.crt"]
+    assert len(pebble_orders(env, ns, "pebble-account")) == 1
+    ingress_uid = get(env, "ingress", "shop", ns)["metadata"]["uid"]
+
+    env.kubectl("delete", "certificate", "shop-tls", "-n", ns)
+
+    again = _ready_for(env, "shop-tls", ns, ingress_uid, not_uid=first["metadata"]["uid"])
+    assert again["spec"]["dnsNames"] == hosts
+    assert secret_data(env, "shop-tls", ns)["tls.crt"] == issued, "the Secret's certificate is the one issued"
+    assert len(_events(env, ns, "CreateCertificate")) == 2, "the Ingress made it again"
+    assert len(_orders_created(env, ns)) == 1, "no new order, by the operator's Events"
+    assert len(pebble_orders(env, ns, "pebble-account")) == 1, "no new order, by the CA's own record"
+
+
+def test_an_ingress_created_again_takes_its_certificate_over_without_a_new_order(
+    env: Environment, operator: OperatorProcess
+) -> None:
+    ns = namespace(env)
+    manifest = _ingress(
+        "shop", ns, [{"hosts": names(1), "secretName": "shop-tls"}], {"certwright.dev/issuer": "pebble"}
+    )
+    # A class no controller here serves: no status write wakes the Ingress later, as one might by chance.
+    manifest["spec"]["ingressClassName"] = "unserved"
+    apply(env, issuer(env, "pebble", ns), manifest)
+    first = wait_ready(env, "shop-tls", ns)
+    issued = secret_data(env, "shop-tls", ns)["tls.crt"]
+    before = get(env, "ingress", "shop", ns)["metadata"]["uid"]
+
+    env.kubectl("replace", "--force", "-f", "-", stdin=json.dumps(manifest))
+
+    after = get(env, "ingress", "shop", ns)["metadata"]["uid"]
+    assert after != before, "the Ingress was deleted and created again"
+    now = _ready_for(env, "shop-tls", ns, after)
+    adopted = [m for m in _events(env, ns, "UpdateCertificate") if "now belongs to this Ingress" in m]
+    if now["metadata"]["uid"] == first["metadata"]["uid"]:
+        assert len(adopted) == 1, "the same Certificate, taken over with one Event"
+    else:  # the garbage collector was quicker: its deletion made the Ingress make it again
+        assert len(_events(env, ns, "CreateCertificate")) == 2
+    assert not _events(env, ns, "CertificateNotOwned"), "an earlier Ingress of the same name is no stranger"
+    assert secret_data(env, "shop-tls", ns)["tls.crt"] == issued
+    assert len(_orders_created(env, ns)) == 1, "no new order, by the operator's Events"
+    assert len(pebble_orders(env, ns, "pebble-account")) == 1, "no new order, by the CA's own record"

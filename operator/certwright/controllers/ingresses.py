@@ -4,6 +4,11 @@ Level-based (kopf ``on.event``), so nothing of certwright's is written onto user
 diff-base copy, no progress annotation, no finalizer. Certificates are owned by their Ingress
 (controller owner reference), so deleting the Ingress deletes them; a Certificate the Ingress does
 not own is never touched.
+
+Reconciled from both sides (issue 10): a deleted Certificate wakes the Ingress that should own it,
+which makes it again, and a Certificate left by an earlier Ingress of the same name (deleted and
+created again) is adopted at once rather than left to the garbage collector. Either way the Secret is
+not owned by the Certificate, so the new one finds it and needs no new order.
 """
 
 from __future__ import annotations
@@ -14,14 +19,20 @@ from typing import Any
 import kopf
 
 from ..domain import api
-from ..domain.ingresses import plan_for
-from ..kube.builders import controller_uid, owner_reference
+from ..domain.ingresses import Owner, controlling_ingress, owner_of, plan_for
+from ..kube.builders import owner_reference
+from ..kube.client import Conflict, NotFound
 from ..kube.context import Context
 
 COMPARED = ("secretName", "dnsNames", "renewBefore", "privateKey")
 
 
 def setup(registry: kopf.OperatorRegistry) -> None:
+    @kopf.on.startup(registry=registry)
+    async def listen_for_deleted_certificates(memo: kopf.Memo, **_: Any) -> None:
+        context: Context = memo["context"]
+        context.certificate_gone_listeners.append(lambda body: _certificate_gone(context, body))
+
     @kopf.on.event("networking.k8s.io", "v1", "ingresses", registry=registry)
     async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         context: Context = memo["context"]
@@ -30,7 +41,22 @@ def setup(registry: kopf.OperatorRegistry) -> None:
             context.ingresses.pop(key, None)  # its Certificates go with it (garbage collection)
             return
         context.ingresses[key] = {**dict(body), "kind": "Ingress", "apiVersion": "networking.k8s.io/v1"}
-        context.runner.trigger(f"Ingress/{key}", lambda: reconcile(context, key))
+        _trigger(context, key)
+
+
+def _trigger(context: Context, key: str) -> None:
+    context.runner.trigger(f"Ingress/{key}", lambda: reconcile(context, key))
+
+
+def _certificate_gone(context: Context, certificate: dict[str, Any]) -> None:
+    """A deleted Certificate that an Ingress controlled wakes that Ingress, which makes it again if it
+    still asks for it (deleted by hand, or by the garbage collector after the Ingress was re-created)."""
+    name = controlling_ingress(certificate)
+    if name is None:
+        return
+    key = f"{certificate['metadata']['namespace']}/{name}"
+    if key in context.ingresses:
+        _trigger(context, key)
 
 
 async def reconcile(context: Context, key: str) -> None:
@@ -45,19 +71,7 @@ async def reconcile(context: Context, key: str) -> None:
     uid = ingress["metadata"]["uid"]
     owned = {key.split("/", 1)[1] for key in context.certificates_by_owner.get(uid, set())}
     for name, spec in plan.certificates.items():
-        current = context.certificates.get(f"{namespace}/{name}")
-        if current is None:
-            await _create(context, ingress, name, spec)
-        elif controller_uid(current) != uid:
-            await _once(
-                context,
-                ingress,
-                "Warning",
-                "CertificateNotOwned",
-                f"Certificate {name} exists and is not owned by this Ingress; certwright leaves it alone",
-            )
-        else:
-            await _update(context, ingress, current, spec)
+        await _converge(context, ingress, name, spec)
     for name in set(owned) - set(plan.certificates):
         await context.kube.delete_certificate(namespace, name)
         await _event(
@@ -67,6 +81,52 @@ async def reconcile(context: Context, key: str) -> None:
             "DeleteCertificate",
             f"deleted Certificate {name}: no spec.tls entry or annotation asks for it",
         )
+
+
+async def _converge(context: Context, ingress: dict[str, Any], name: str, spec: dict[str, Any]) -> None:
+    """Create, adopt or update one Certificate the Ingress asks for; one owned by anything else is left alone."""
+    current = context.certificates.get(f"{ingress['metadata']['namespace']}/{name}")
+    if current is None:
+        await _create(context, ingress, name, spec)
+        return
+    owner = owner_of(current, ingress)
+    if owner is Owner.SOMEONE_ELSE:
+        await _once(
+            context,
+            ingress,
+            "Warning",
+            "CertificateNotOwned",
+            f"Certificate {name} exists and is not owned by this Ingress; certwright leaves it alone",
+        )
+        return
+    if owner is Owner.EARLIER_INGRESS and not await _adopt(context, ingress, current):
+        return
+    await _update(context, ingress, current, spec)
+
+
+async def _adopt(context: Context, ingress: dict[str, Any], current: Mapping[str, Any]) -> bool:
+    """Take over a Certificate whose owner was an earlier Ingress of this name, before the garbage
+    collector deletes it; False when it changed or went meanwhile.
+
+    A Certificate changed since it was read is not overwritten: the next Ingress event reads it again,
+    and should the garbage collector delete it first, its deletion wakes this Ingress, which makes it
+    again (``_certificate_gone``).
+    """
+    meta = current["metadata"]
+    try:
+        await context.kube.set_certificate_owner(
+            meta["namespace"], meta["name"], owner_reference(ingress), resource_version=meta["resourceVersion"]
+        )
+    except (Conflict, NotFound):
+        return False
+    await _event(
+        context,
+        ingress,
+        "Normal",
+        "UpdateCertificate",
+        f"Certificate {meta['name']} now belongs to this Ingress: it was made for an earlier Ingress of this name",
+    )
+    return True
 
 
 async def _create(context: Context, ingress: dict[str, Any], name: str, spec: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from certwright.domain.ingresses import parse_default_issuer, plan_for
+from certwright.domain.ingresses import Owner, controlling_ingress, owner_of, parse_default_issuer, plan_for
 from certwright.domain.specs import IssuerRef
 
 DEFAULT = IssuerRef(name="letsencrypt", kind="ClusterIssuer")
@@ -128,3 +128,64 @@ def test_default_issuer_flag(text: str, expected: IssuerRef | None) -> None:
 def test_a_default_issuer_of_another_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="use ClusterIssuer/NAME or Issuer/NAME"):
         parse_default_issuer("Gateway/x")
+
+
+SHOP = {"metadata": {"name": "shop", "namespace": "ns", "uid": "uid-now"}}
+
+
+def owned_by(*references: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": "shop-tls", "namespace": "ns", "ownerReferences": list(references)}}
+
+
+def ref(name: str = "shop", uid: str = "uid-now", **extra: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "name": name,
+        "uid": uid,
+        "controller": True,
+    } | extra
+
+
+@pytest.mark.parametrize(
+    ("certificate", "owner"),
+    [
+        (owned_by(ref()), Owner.THIS_INGRESS),
+        (owned_by(ref(uid="uid-before")), Owner.EARLIER_INGRESS),
+        (owned_by(ref(controller=False), ref(uid="uid-before")), Owner.EARLIER_INGRESS),
+        (owned_by(), Owner.SOMEONE_ELSE),
+        ({"metadata": {"name": "shop-tls"}}, Owner.SOMEONE_ELSE),
+        (owned_by(ref(name="other", uid="uid-before")), Owner.SOMEONE_ELSE),
+        (owned_by(ref(uid="uid-before", controller=False)), Owner.SOMEONE_ELSE),
+        (owned_by(ref(kind="Gateway", apiVersion="gateway.networking.k8s.io/v1")), Owner.SOMEONE_ELSE),
+        (owned_by(ref(apiVersion="example.com/v1", uid="uid-before")), Owner.SOMEONE_ELSE),
+    ],
+    ids=[
+        "this-ingress",
+        "earlier-ingress",
+        "earlier-ingress-controls-beside-a-plain-owner",
+        "no-owner",
+        "no-owner-references-at-all",
+        "ingress-of-another-name",
+        "not-the-controller",
+        "another-kind",
+        "an-ingress-of-another-group",
+    ],
+)
+def test_who_owns_a_certificate_the_ingress_asks_for(certificate: dict[str, Any], owner: Owner) -> None:
+    assert owner_of(certificate, SHOP) is owner
+
+
+@pytest.mark.parametrize(
+    ("certificate", "ingress"),
+    [
+        (owned_by(ref()), "shop"),
+        (owned_by(ref(uid="uid-before")), "shop"),
+        (owned_by(ref(controller=False)), None),
+        (owned_by(ref(kind="Certificate", apiVersion="certwright.dev/v1")), None),
+        (owned_by(), None),
+    ],
+    ids=["controller-ingress", "whatever-its-uid", "not-the-controller", "another-kind", "no-owner"],
+)
+def test_the_ingress_that_controls_a_certificate(certificate: dict[str, Any], ingress: str | None) -> None:
+    assert controlling_ingress(certificate) == ingress
