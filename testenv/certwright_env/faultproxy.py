@@ -36,6 +36,19 @@ class Fault:
     times: int = 1
 
 
+@dataclass
+class Canned:
+    """Answer requests whose method and path match with this body instead of Pebble (for example, an
+    ARI window of the test's choosing); ``body`` is called with the request path."""
+
+    method: str
+    path_prefix: str
+    status: int
+    body: Any
+    content_type: str = "application/json"
+    times: int = 1_000_000
+
+
 @dataclass(frozen=True)
 class Seen:
     at: float
@@ -48,6 +61,7 @@ class Seen:
 class FaultProxy:
     env: Environment
     faults: list[Fault] = field(default_factory=list)
+    canned: list[Canned] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
 
     def start(self) -> None:
@@ -84,6 +98,24 @@ class FaultProxy:
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else None
+        answer = next(
+            (
+                c
+                for c in self.canned
+                if c.times > 0 and c.method == request.command and request.path.startswith(c.path_prefix)
+            ),
+            None,
+        )
+        if answer is not None:
+            answer.times -= 1
+            self.seen.append(Seen(time.time(), request.command, request.path, "proxy"))
+            payload = answer.body(request.path).encode()
+            request.send_response(answer.status)
+            request.send_header("Content-Type", answer.content_type)
+            request.send_header("Content-Length", str(len(payload)))
+            request.end_headers()
+            request.wfile.write(payload)
+            return
         fault = self._fault_for(request.command, request.path)
         if fault is not None:
             self.seen.append(Seen(time.time(), request.command, request.path, "proxy"))

@@ -22,6 +22,7 @@ PEBBLE_PROFILES = {
     "default": {"description": "90-day certificates", "validityPeriod": 90 * 86400},
     "shortlived": {"description": "6-day certificates, as Let's Encrypt's", "validityPeriod": 6 * 86400},
     "tenminutes": {"description": "600-second certificates for renewal tests", "validityPeriod": 600},
+    "ninetyseconds": {"description": "90-second certificates for quick renewal tests", "validityPeriod": 90},
 }
 
 

@@ -98,7 +98,7 @@ def test_a_profile_the_directory_offers_sets_the_lifetime(
 def test_a_profile_the_directory_does_not_offer_is_refused_before_ordering(client: AcmeClient) -> None:
     with pytest.raises(
         ProfileNotOffered,
-        match=r"profile 'classic' is not offered by .* \(it offers: default, shortlived, tenminutes\)",
+        match=r"profile 'classic' is not offered by .* \(it offers: default, ninetyseconds, shortlived, tenminutes\)",
     ):
         client.new_order(names(1), profile="classic")
 

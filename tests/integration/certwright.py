@@ -97,13 +97,15 @@ def secret_data(env: Environment, name: str, namespace: str) -> dict[str, bytes]
     return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
 
 
-def pebble_orders(env: Environment, namespace: str, account_secret: str) -> list[str]:
+def pebble_orders(env: Environment, namespace: str, account_secret: str, via: str | None = None) -> list[str]:
     """The orders Pebble itself holds for the account whose key is in ``account_secret`` (§7.1.2.1), to
     count orders by the CA's record as well as by the operator's Events; Pebble leaves invalid ones out."""
     key_pem = base64.b64decode(get(env, "secret", account_secret, namespace)["data"]["tls.key"])
     key = jose.JWKEC(key=pki_keys.key_from_pem(key_pem))
-    with new_session(str(env.pebble_ca_bundle)) as session:
-        client = AcmeClient(Transport(env.pebble_directory_url, session=session), key)
+    bundle = env.ca.cert_file if via else env.pebble_ca_bundle  # the fault proxy serves with the run's CA
+    with new_session(str(bundle)) as session:
+        # Pebble checks the account URL against the host asked: ask where the account was made (``via``).
+        client = AcmeClient(Transport(via or env.pebble_directory_url, session=session), key)
         client.find_account()
         orders = client.order_urls()
     assert orders is not None, "Pebble keeps an orders list for each account"

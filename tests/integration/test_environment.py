@@ -263,7 +263,7 @@ def test_pebble_serves_its_directory_over_https_with_the_run_ca_only(env: Enviro
     with urllib.request.urlopen(env.pebble_directory_url, context=env.ssl_context(), timeout=5) as response:
         directory = json.load(response)
     assert {"newNonce", "newAccount", "newOrder", "revokeCert", "keyChange", "renewalInfo"} <= directory.keys()
-    assert {"default", "shortlived", "tenminutes"} <= directory["meta"]["profiles"].keys()
+    assert {"default", "shortlived", "tenminutes", "ninetyseconds"} <= directory["meta"]["profiles"].keys()
 
     with pytest.raises(urllib.error.URLError) as refused:
         urllib.request.urlopen(env.pebble_directory_url, context=ssl.create_default_context(), timeout=5)

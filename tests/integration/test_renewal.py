@@ -41,8 +41,8 @@ def test_a_short_certificate_is_renewed_before_it_expires(env: Environment, oper
     ns = namespace(env)
     apply(
         env,
-        issuer(env, "short", ns, profile="tenminutes"),
-        certificate("short", ns, names(1), "short", renewBefore="9m40s"),  # renew 20 s after issuance
+        issuer(env, "short", ns, profile="ninetyseconds"),
+        certificate("short", ns, names(1), "short", renewBefore="50s"),  # renew 40 s after issuance
     )
     first = wait_ready(env, "short", ns)
     first_leaf = _leaf(env, "short", ns)

@@ -308,6 +308,54 @@ def test_finalize_polls_a_processing_order_until_it_fails() -> None:
     assert time.sleeps == [0.05]
 
 
+@pytest.mark.parametrize("status", ["processing", "valid"])
+def test_finish_never_finalizes_an_order_the_ca_has_already_finalized(status: str) -> None:
+    """Issue 10: a resumed order that is valid is downloaded, never finalized again (orderNotReady)."""
+    replies = [reply(body=order_body("valid", certificate=CERT_URL))] if status == "processing" else []
+    client, adapter, _ = client_for(*replies)
+
+    extra = {"certificate": CERT_URL} if status == "valid" else {}
+    done = client.finish(an_order(status, **extra), CSR_DER)
+
+    assert (done.body.status, done.body.certificate) == ("valid", CERT_URL)
+    assert FINALIZE_URL not in [sent.url for sent in adapter.posts()]
+
+
+def test_finalize_that_finds_the_order_already_valid_waits_instead_of_failing() -> None:
+    client, adapter, _ = client_for(
+        problem("orderNotReady", 403, 'Order\'s status ("valid") was not ready'),
+        reply(body=order_body("valid", certificate=CERT_URL)),
+    )
+    done = client.finalize(an_order("ready"), CSR_DER)
+    assert (done.body.status, done.body.certificate) == ("valid", CERT_URL)
+    assert [sent.url for sent in adapter.posts()] == [FINALIZE_URL, ORDER_URL]
+
+
+def test_find_order_walks_the_orders_list_newest_first_for_a_pending_order_of_these_names() -> None:
+    orders_url = f"{BASE}/orders/1"
+    page2 = f"{orders_url}/page/2"
+    client, adapter, _ = client_for(
+        reply(body={"status": "valid", "orders": orders_url}),
+        reply(body={"orders": [f"{BASE}/order/1", f"{BASE}/order/2"]}, headers={"Link": f'<{page2}>;rel="next"'}),
+        reply(body={"orders": [f"{BASE}/order/3"]}),
+        reply(body=order_body("pending", identifiers=[{"type": "dns", "value": "other.example"}])),
+        reply(
+            body=order_body("pending", identifiers=[{"type": "dns", "value": n} for n in ("b.example", "a.example")])
+        ),
+    )
+
+    found = client.find_order(["a.example", "b.example"])
+
+    assert found is not None
+    assert found.url == f"{BASE}/order/2"
+    assert [sent.url for sent in adapter.posts()][-2:] == [f"{BASE}/order/3", f"{BASE}/order/2"]
+
+
+def test_find_order_is_none_where_the_ca_keeps_no_orders_list() -> None:
+    client, _, _ = client_for(reply(body={"status": "valid"}))
+    assert client.find_order(["a.example"]) is None
+
+
 # -- certificates ----------------------------------------------------------------------------------
 
 ROOT_A = issue("Root A", "Root A", ca=True)

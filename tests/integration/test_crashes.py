@@ -1,0 +1,63 @@
+"""A burst of Certificates with the operator SIGKILLed at random moments (issue 10, DESIGN §8).
+
+Counted in Pebble's own record: exactly one order per Certificate, whatever moment the kills hit
+(between ordering and recording it, mid-validation, after finalize, after the Secret is written);
+and nothing left behind — no Challenge, solver Pod, Service or Ingress, no next-key Secret.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+
+from certwright_env import Environment
+from certwright_env.operator import OperatorProcess
+from certwright_env.probes import eventually
+
+from .certwright import apply, certificate, condition, get, issuer, names, namespace, pebble_orders
+
+BURST = 60
+
+
+def _ready(env: Environment, ns: str) -> int:
+    items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
+    return sum(1 for c in items if condition(c, "Ready").get("status") == "True")
+
+
+def _leftovers(env: Environment, ns: str) -> list[str]:
+    solver = env.kubectl(
+        "get", "pods,services,ingresses", "-n", ns, "-l", "certwright.dev/solver=http01", "-o", "name"
+    ).stdout.split()
+    challenges = env.kubectl("get", "challenges", "-n", ns, "-o", "name").stdout.split()
+    secrets = [
+        s for s in env.kubectl("get", "secrets", "-n", ns, "-o", "name").stdout.split() if s.endswith("-next-key")
+    ]
+    return solver + challenges + secrets
+
+
+@pytest.mark.parametrize("seed", [11, 23, 42])
+def test_a_burst_killed_at_random_moments_orders_once_each_and_leaves_nothing(
+    env: Environment, operator: OperatorProcess, seed: int
+) -> None:
+    chance = random.Random(seed)
+    ns = namespace(env)
+    apply(env, issuer(env, "pebble", ns))
+    eventually(lambda: condition(get(env, "issuer", "pebble", ns), "Ready").get("status"), lambda s: s == "True")
+
+    apply(env, *(certificate(f"burst-{i:02d}", ns, names(1), "pebble") for i in range(BURST)))
+    kills = chance.choice([3, 4])
+    for _ in range(kills):
+        time.sleep(chance.uniform(0.2, 2.5))
+        operator.kill()
+        operator.start()
+
+    eventually(lambda: _ready(env, ns), lambda ready: ready == BURST, timeout=240, what=f"{BURST} Ready")
+    eventually(lambda: _leftovers(env, ns), lambda left: not left, timeout=30, what="no solver object is left")
+
+    orders = pebble_orders(env, ns, "pebble-account")
+    assert len(orders) == BURST, f"{len(orders)} orders for {BURST} Certificates (seed {seed}, {kills} kills)"
+    items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
+    assert sorted(c["status"]["revision"] for c in items) == [1] * BURST
