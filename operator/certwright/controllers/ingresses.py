@@ -25,6 +25,9 @@ from ..kube.client import Conflict, NotFound
 from ..kube.context import Context
 
 COMPARED = ("secretName", "dnsNames", "renewBefore", "privateKey")
+# What the API server fills in when the Ingress asks for nothing (crds/certificates.yaml), so that an
+# unset annotation is not a difference at every Ingress event.
+CRD_DEFAULTS: dict[str, Any] = {"privateKey": {"algorithm": "ECDSA", "rotationPolicy": "Always"}}
 
 
 def setup(registry: kopf.OperatorRegistry) -> None:
@@ -157,7 +160,11 @@ async def _create(context: Context, ingress: dict[str, Any], name: str, spec: di
 
 async def _update(context: Context, ingress: dict[str, Any], current: Mapping[str, Any], spec: dict[str, Any]) -> None:
     have = current.get("spec") or {}
-    patch: dict[str, Any] = {key: spec.get(key) for key in COMPARED if _differs(have.get(key), spec.get(key))}
+    patch: dict[str, Any] = {}
+    for key in COMPARED:
+        want = _wanted(have.get(key), spec.get(key), CRD_DEFAULTS.get(key))
+        if _differs(have.get(key), want):
+            patch[key] = want
     ref = have.get("issuerRef") or {}
     if (ref.get("name"), ref.get("kind", "Issuer")) != (spec["issuerRef"]["name"], spec["issuerRef"]["kind"]):
         patch["issuerRef"] = spec["issuerRef"]
@@ -168,6 +175,17 @@ async def _update(context: Context, ingress: dict[str, Any], current: Mapping[st
     await _event(
         context, ingress, "Normal", "UpdateCertificate", f"updated Certificate {name}: {', '.join(sorted(patch))}"
     )
+
+
+def _wanted(have: Any, want: Any, defaults: Mapping[str, Any] | None) -> Any:
+    """The value to merge-patch: an object field the Ingress leaves out goes back to the CRD's default
+    (null, which the API server fills in again), not left as it was."""
+    if defaults is None:
+        return want
+    wanted = dict(want or defaults)
+    if isinstance(have, Mapping):
+        wanted.update({k: None for k in have if k not in wanted and k not in defaults})
+    return wanted
 
 
 def _differs(have: Any, want: Any) -> bool:
