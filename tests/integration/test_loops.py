@@ -322,8 +322,11 @@ def test_a_renewal_window_always_in_the_past_trips_the_breaker(
 
     assert "the CA's renewal information asked 4 times" in condition(stopped, "Issuing")["message"]
     assert condition(stopped, "Ready")["status"] == "True", "the certificate in the Secret is still valid"
-    time.sleep(3)
+    operator.kill()  # the count and the back-off live in status
+    operator.start()
+    time.sleep(5)
     assert _orders(env, ns, via=proxy.directory_url) == 4, "one issuance and three repeats"
+    assert condition(get(env, "certificate", "revoked", ns), "Issuing")["reason"] == "IssuanceLoop"
     assert get(env, "certificate", "revoked", ns)["status"]["revision"] == 4
 
 

@@ -18,6 +18,7 @@ from ..acme.client import AcmeClient
 from ..domain import api
 from ..domain.conditions import ConditionType, Reason, find_condition, parse_timestamp, set_condition, timestamp
 from ..domain.issuing import Inputs, SecretView, Trigger, status_renewal_time, why_issue
+from ..domain.loops import SECRET_TRIGGERS
 from ..domain.renewal import earliest_renewal, ignored_note, renewal
 from ..domain.specs import CertificateSpec, SpecError, parse_certificate, parse_issuer, solver_for
 from ..kube.accounts import issuer_key
@@ -127,8 +128,9 @@ async def reconcile(context: Context, key: str) -> None:
         context.swept.add(key)  # once per process: what a crash left behind
         await guards.sweep_leftovers(context, key, certificate, idle=True)
     secret: object = UNREAD
+    cached = False
     if not in_flight or len(context.claimants(key)) > 1:
-        secret = await _read_secret(context, certificate["metadata"]["namespace"], spec.secret_name)
+        secret, cached = await _read_secret(context, certificate["metadata"]["namespace"], spec.secret_name)
     held_by = guards.secret_owner(context, key, secret if isinstance(secret, dict) else None)
     if held_by is not None:
         message = f"Secret {spec.secret_name} belongs to Certificate {held_by}; give this one its own spec.secretName"
@@ -143,7 +145,7 @@ async def reconcile(context: Context, key: str) -> None:
     repeats: guards.Repeats | None = None
     if not in_flight:
         assert secret is None or isinstance(secret, dict)
-        trigger = await _judge(context, key, certificate, spec, account.client, secret)
+        trigger, secret = await _judge(context, key, certificate, spec, account.client, secret, cached)
         if trigger is None:
             return
         go, repeats = await guards.repeats_or_stop(context, certificate, spec, trigger)
@@ -167,47 +169,60 @@ async def _judge(
     spec: CertificateSpec,
     client: AcmeClient,
     secret: dict[str, Any] | None,
-) -> Trigger | None:
-    """The reason to issue; or, when there is none, Ready kept true and the next wake-up scheduled."""
+    cached: bool,
+) -> tuple[Trigger | None, dict[str, Any] | None]:
+    """The reason to issue (and the Secret it was judged on); or, when there is none, Ready kept true
+    and the next wake-up scheduled."""
     unwritable = guards.unwritable(spec, secret)
     if unwritable is not None:
         await _not_ready(context, certificate, *unwritable)
         guards.recheck_later(context, key)
-        return None
+        return None, secret
     context.recheck_delay.pop(key, None)
-    status = certificate.get("status") or {}
-    annotations = certificate["metadata"].get("annotations") or {}
-    view = _view(secret)
-    inputs = Inputs(
-        spec,
-        view,
-        annotations,
-        status_renewal_time(status),
-        context.clock(),
-        certificate["metadata"]["name"],
-        status.get("certID"),
-    )
-    trigger = why_issue(inputs)
+    trigger = _why(context, certificate, spec, secret)
+    if trigger is not None and cached and trigger.reason in SECRET_TRIGGERS:
+        # The watch cache can lag behind certwright's own write (a renewal's Secret, then its status):
+        # a repair is only started on what the API server says now.
+        secret = await context.kube.get_secret(certificate["metadata"]["namespace"], spec.secret_name)
+        trigger = _why(context, certificate, spec, secret)
     if trigger is not None:
-        return trigger
+        return trigger, secret
     assert secret is not None
     await repair_metadata(context, certificate, spec, secret)
     await _up_to_date(context, certificate, spec, secret)
     ari_due = await follow_renewal_info(context, certificate, spec, client, secret)
     latest = context.certificates.get(key, certificate).get("status") or {}
     _sleep_until(context, key, status_renewal_time(latest), ari_due)
-    return None
+    return None, secret
 
 
-async def _read_secret(context: Context, namespace: str, name: str) -> dict[str, Any] | None:
-    """From the watch cache once it is synced; a Secret missing there is confirmed with one GET
-    (it may only have lost its label, which is repaired, not re-issued)."""
+def _why(
+    context: Context, certificate: dict[str, Any], spec: CertificateSpec, secret: dict[str, Any] | None
+) -> Trigger | None:
+    status = certificate.get("status") or {}
+    meta = certificate["metadata"]
+    return why_issue(
+        Inputs(
+            spec,
+            _view(secret),
+            meta.get("annotations") or {},
+            status_renewal_time(status),
+            context.clock(),
+            meta["name"],
+            status.get("certID"),
+        )
+    )
+
+
+async def _read_secret(context: Context, namespace: str, name: str) -> tuple[dict[str, Any] | None, bool]:
+    """From the watch cache once it is synced (True: it came from there); a Secret missing there is
+    confirmed with one GET (it may only have lost its label, which is repaired, not re-issued)."""
     cache = context.secrets
     if cache is not None and cache.synced.is_set():
         cached = cache.get(namespace, name)
         if cached is not None:
-            return cached
-    return await context.kube.get_secret(namespace, name)
+            return cached, True
+    return await context.kube.get_secret(namespace, name), False
 
 
 def _retry_now(certificate: dict[str, Any]) -> bool:
