@@ -7,17 +7,23 @@ and nothing left behind — no Challenge, solver Pod, Service or Ingress, no nex
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import time
 
+import josepy as jose
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from certwright.acme.client import AcmeClient
+from certwright.acme.transport import Transport, new_session
+from certwright.pki import keys as pki_keys
 from certwright_env import Environment
 from certwright_env.operator import OperatorProcess
 from certwright_env.probes import eventually
 
-from .certwright import apply, certificate, condition, get, issuer, names, namespace, pebble_orders
+from .certwright import apply, certificate, condition, get, issuer, names, namespace, pebble_orders, wait_ready
 
 BURST = 60
 
@@ -61,3 +67,38 @@ def test_a_burst_killed_at_random_moments_orders_once_each_and_leaves_nothing(
     assert len(orders) == BURST, f"{len(orders)} orders for {BURST} Certificates (seed {seed}, {kills} kills)"
     items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
     assert sorted(c["status"]["revision"] for c in items) == [1] * BURST
+
+
+def test_an_order_placed_but_never_recorded_is_found_again_not_placed_twice(
+    env: Environment, operator: OperatorProcess
+) -> None:
+    """What a kill between newOrder and the status patch leaves: the next-key Secret and a pending order
+    at the CA, and nothing in status. Made here on purpose, since a random kill rarely lands there."""
+    ns = namespace(env)
+    apply(env, issuer(env, "pebble", ns))
+    eventually(lambda: condition(get(env, "issuer", "pebble", ns), "Ready").get("status"), lambda s: s == "True")
+    key_pem = base64.b64decode(get(env, "secret", "pebble-account", ns)["data"]["tls.key"])
+    client = AcmeClient(
+        Transport(env.pebble_directory_url, session=new_session(str(env.pebble_ca_bundle))),
+        jose.JWKEC(key=pki_keys.key_from_pem(key_pem)),
+    )
+    client.find_account()
+    dns_names = names(2)
+    orphan = client.new_order(dns_names, profile="default")
+    next_key = pki_keys.key_to_pem(ec.generate_private_key(ec.SECP256R1()))
+    apply(
+        env,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": "lost-next-key", "namespace": ns, "labels": {"certwright.dev/managed": "true"}},
+            "data": {"tls.key": base64.b64encode(next_key).decode()},
+        },
+    )
+
+    apply(env, certificate("lost", ns, dns_names, "pebble"))
+    wait_ready(env, "lost", ns)
+
+    assert pebble_orders(env, ns, "pebble-account") == [orphan.url], "the unrecorded order was used, no other"
+    assert not [s for s in _leftovers(env, ns) if s.endswith("-next-key")]

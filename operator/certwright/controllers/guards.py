@@ -18,7 +18,7 @@ from ..domain.issuing import Trigger
 from ..domain.loops import LIMIT, SECRET_TRIGGERS, History, foreign_writer, is_repeat, loop_message, one_more
 from ..domain.loops import Repeats as Repeats
 from ..domain.renewal import retry_time
-from ..domain.specs import CertificateSpec
+from ..domain.specs import CertificateSpec, parse_certificate
 from ..kube.context import Context
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,22 @@ async def sweep_leftovers(context: Context, key: str, certificate: dict[str, Any
     for challenge in sorted(set((context.challenge_index or {}).get(key, ()))):
         log.info("%s: removing leftover Challenge %s and its solver", key, challenge)
         await context.kube.delete_challenge(namespace, challenge)
-    next_key = f"{name[:240]}-next-key"
-    if idle and context.secrets is not None and context.secrets.get(namespace, next_key) is not None:
-        log.info("%s: removing leftover Secret %s", key, next_key)
-        await context.kube.delete_secret(namespace, next_key)
+    if idle and context.secrets is not None:
+        next_key = f"{name[:240]}-next-key"
+        spare = context.secrets.get(namespace, next_key)
+        spec = parse_certificate(certificate.get("spec") or {})
+        in_use = context.secrets.get(namespace, spec.secret_name)
+        # Only the key of a finished issuance goes: a key that is not the one in use may belong to an
+        # order a crash left unrecorded, which the next issuance finds again through it.
+        if (
+            spare is not None
+            and spec.rotate_key
+            and _tls_key(spare) is not None
+            and _tls_key(spare) == _tls_key(in_use)
+        ):
+            log.info("%s: removing leftover Secret %s", key, next_key)
+            await context.kube.delete_secret(namespace, next_key)
+
+
+def _tls_key(secret: dict[str, Any] | None) -> str | None:
+    return ((secret or {}).get("data") or {}).get("tls.key")

@@ -146,6 +146,8 @@ class Issuance(Job):
             try:
                 order = await asyncio.to_thread(self.client.order, recorded["url"])
             except ProblemError as error:
+                if error.problem.status != 404:
+                    raise  # a CA in trouble is a failure to retry, not a reason to order anew
                 log.info("order %s is gone (%s); ordering again", recorded["url"], error)
             else:
                 if order.body.status in ("pending", "ready", "processing", "valid"):
