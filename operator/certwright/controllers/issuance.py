@@ -83,7 +83,7 @@ class Issuance(Job):
             done = await asyncio.to_thread(self.client.finish, order, build_csr(key, self.spec.dns_names))
             self.status["order"] = {**self.status["order"], "state": "valid"}
             chain = await asyncio.to_thread(self.client.download, done, self.issuer.preferred_chain)
-            await self._store(chain.encode(), key_pem)
+            await self._store(chain.encode(), await self._key_for(chain.encode(), key_pem, done.url))
         except SpecChanged as changed:
             await self._abandon(str(changed))
         except IssuanceFailed as failure:
@@ -113,6 +113,7 @@ class Issuance(Job):
             encoded = ((stored or {}).get("data") or {}).get("tls.key")
             if encoded:
                 return base64.b64decode(encoded), False
+            log.warning("%s/%s: Secret %s named in status is gone; a new key", self.namespace, self.name, name)
         key_pem = await self._reusable_key() or pki_keys.key_to_pem(
             await asyncio.to_thread(pki_keys.generate_key, self.spec.key)
         )
@@ -122,6 +123,7 @@ class Issuance(Job):
         try:
             await self.context.kube.create_secret(self.namespace, manifest)
         except Conflict:  # left by a run that stopped before its order was recorded
+            log.info("%s/%s: Secret %s was left by an earlier run", self.namespace, self.name, name)
             leftover = True
             kept = key_of(await self.context.kube.get_secret(self.namespace, name), self.spec)
             current = key_of(self.secret if isinstance(self.secret, dict) else None, self.spec)
@@ -131,6 +133,27 @@ class Issuance(Job):
                 await self.context.kube.replace_secret(self.namespace, manifest)
         self.status["nextPrivateKeySecretName"] = name
         return key_pem, leftover and not (self.status.get("order") or {}).get("url")
+
+    async def _key_for(self, chain_pem: bytes, key_pem: bytes, order_url: str) -> bytes:
+        """The private key of the certificate the CA issued: a Secret never holds a pair that does not
+        match. A resumed order was finalized with the key of its run; should that not be the key this run
+        loaded, it is looked for where it was kept, and the order is given up only when it is lost."""
+        leaf = pki_certificates.parse_chain(chain_pem)[0]
+        if pki_certificates.key_matches_certificate(pki_keys.key_from_pem(key_pem), leaf):
+            return key_pem
+        kube = self.context.kube
+        for name in (f"{self.name[:240]}-next-key", self.spec.secret_name):
+            stored = key_of(await kube.get_secret(self.namespace, name), self.spec)
+            if stored and pki_certificates.key_matches_certificate(pki_keys.key_from_pem(stored), leaf):
+                log.warning(
+                    "%s/%s: order %s was finalized with the key in %s", self.namespace, self.name, order_url, name
+                )
+                return stored
+        raise IssuanceFailed(
+            Reason.ORDER_FAILED,
+            f"the certificate of order {order_url} matches no private key certwright kept; ordering again",
+            order_spent=True,
+        )
 
     async def _reusable_key(self) -> bytes | None:
         """With ``rotationPolicy: Never``, the current key is kept while it still fits the spec."""
