@@ -62,6 +62,8 @@ def setup(registry: kopf.OperatorRegistry) -> None:
         context.issuer_indexes = (kwargs["issuer_bodies"], kwargs["cluster_issuer_bodies"])
         context.challenge_index = kwargs["challenges_by_certificate"]
         key = f"{body.metadata.namespace}/{body.metadata.name}"
+        if event["type"] != "DELETED" and context.is_older(key, dict(body)):
+            return  # queued before a status this process wrote and already keeps
         if event["type"] == "DELETED":
             context.remember_certificate(key, None)
             for listener in context.certificate_gone_listeners:
@@ -311,9 +313,7 @@ async def _up_to_date(
         now=now,
         generation=meta.get("generation"),
     )
-    await context.kube.patch_status(
-        api.CERTIFICATES, meta["namespace"], meta["name"], {"conditions": conditions, **dates}
-    )
+    await context.patch_certificate_status(meta["namespace"], meta["name"], {"conditions": conditions, **dates})
 
 
 def _recompute_renewal(

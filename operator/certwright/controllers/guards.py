@@ -133,7 +133,7 @@ async def _stop(
         "nextAttemptTime": timestamp(retry_at),
         "issuanceRepeats": {**repeats.to_status(), "count": history.repeats},
     }
-    await context.kube.patch_status(api.CERTIFICATES, meta["namespace"], meta["name"], patch)
+    await context.patch_certificate_status(meta["namespace"], meta["name"], patch)
     if previous.get("reason") != Reason.ISSUANCE_LOOP:
         await context.kube.event(certificate, "Warning", str(Reason.ISSUANCE_LOOP), text, now)
     if context.scheduler is not None:

@@ -413,4 +413,4 @@ class Issuance(Job):
         return patch
 
     async def _patch(self, status: Mapping[str, Any]) -> None:
-        await self.context.kube.patch_status(api.CERTIFICATES, self.namespace, self.name, dict(status))
+        await self.context.patch_certificate_status(self.namespace, self.name, dict(status))

@@ -17,7 +17,6 @@ from typing import Any
 from ..acme import ari
 from ..acme.client import AcmeClient
 from ..acme.errors import AcmeError, ClientError
-from ..domain import api
 from ..domain.conditions import Reason, parse_timestamp, timestamp
 from ..domain.renewal import renewal_time
 from ..domain.specs import CertificateSpec
@@ -122,8 +121,8 @@ async def _apply_window(context: Context, certificate: dict[str, Any], info: ari
         else ari.choose_renewal_time(info, context.random)
     )
     meta = certificate["metadata"]
-    await context.kube.patch_status(
-        api.CERTIFICATES, meta["namespace"], meta["name"], {"renewalTime": timestamp(chosen), "lastRenewalInfo": window}
+    await context.patch_certificate_status(
+        meta["namespace"], meta["name"], {"renewalTime": timestamp(chosen), "lastRenewalInfo": window}
     )
     if not recorded and not info.explanation_url:
         return  # the first window after an issuance is routine; the Issued Event already gave the dates
@@ -145,8 +144,8 @@ async def _fall_back(context: Context, certificate: dict[str, Any], spec: Certif
     meta = certificate["metadata"]
     if status.get("renewalTime") == default and not status.get("lastRenewalInfo"):
         return  # already on the default rule, and said so: nothing new
-    await context.kube.patch_status(
-        api.CERTIFICATES, meta["namespace"], meta["name"], {"renewalTime": default, "lastRenewalInfo": None}
+    await context.patch_certificate_status(
+        meta["namespace"], meta["name"], {"renewalTime": default, "lastRenewalInfo": None}
     )
     await context.kube.event(
         certificate,

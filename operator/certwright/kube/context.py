@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain import api
 from ..domain.specs import IssuerRef
 from .accounts import AccountRegistry
 from .builders import controller_uid
@@ -114,6 +115,25 @@ class Context:
         if previous is not None and (body is None or _secret_key(body) != _secret_key(previous)):
             for other in self.certificates_by_secret.get(_secret_key(previous), set()):
                 self.wake_certificate(other)  # the Secret they wait for may be free now
+
+    async def patch_certificate_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Patch a Certificate's status and keep the answer as its latest body: a reconcile that follows at
+        once (woken by the Secret this process just wrote) must never judge the status from before it —
+        it would resume an order already stored, with a key already deleted."""
+        body = await self.kube.patch_status(api.CERTIFICATES, namespace, name, status)
+        if body.get("metadata"):
+            body["metadata"].pop("managedFields", None)
+            self.remember_certificate(
+                f"{namespace}/{name}", {**body, "kind": "Certificate", "apiVersion": api.API_VERSION}
+            )
+
+    def is_older(self, key: str, body: dict[str, Any]) -> bool:
+        """Whether ``body`` is an older version than the one kept (an event queued before our own write)."""
+        kept = self.certificates.get(key)
+        if kept is None:
+            return False
+        new, old = (str((b.get("metadata") or {}).get("resourceVersion") or "") for b in (body, kept))
+        return new.isdigit() and old.isdigit() and int(new) < int(old)
 
     def claimants(self, key: str) -> set[str]:
         """The Certificates (ns/name) that name the same Secret as ``key``, itself included."""
