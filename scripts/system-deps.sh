@@ -9,6 +9,9 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v git >/dev/null || need_apt+=(git)
 command -v curl >/dev/null || need_apt+=(curl)
 [ -x /usr/bin/pebble ] || need_apt+=(pebble)  # Pebble 2.4.0: the acme tier's second, older CA
+# certwright's image, built without a container engine or registry (testenv/certwright_env/images.py)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+command -v buildah >/dev/null || need_apt+=(buildah)
 if ((${#need_apt[@]})); then
   echo "system-deps: installing ${need_apt[*]} (apt-get)"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
