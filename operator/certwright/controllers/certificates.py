@@ -66,10 +66,12 @@ def setup(registry: kopf.OperatorRegistry) -> None:
             return  # queued before a status this process wrote and already keeps
         if event["type"] == "DELETED":
             context.remember_certificate(key, None)
-            for listener in context.certificate_gone_listeners:
-                listener({**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION})
+            for gone in context.certificate_gone_listeners:
+                gone({**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION})
             return
         context.remember_certificate(key, {**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION})
+        for seen in context.certificate_seen_listeners:
+            seen(key)
         _trigger(context, key)
 
 

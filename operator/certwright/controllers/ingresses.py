@@ -35,6 +35,7 @@ def setup(registry: kopf.OperatorRegistry) -> None:
     async def listen_for_deleted_certificates(memo: kopf.Memo, **_: Any) -> None:
         context: Context = memo["context"]
         context.certificate_gone_listeners.append(lambda body: _certificate_gone(context, body))
+        context.certificate_seen_listeners.append(lambda key: _certificate_seen(context, key))
 
     @kopf.on.event("networking.k8s.io", "v1", "ingresses", registry=registry)
     async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
@@ -60,6 +61,25 @@ def _certificate_gone(context: Context, certificate: dict[str, Any]) -> None:
     key = f"{certificate['metadata']['namespace']}/{name}"
     if key in context.ingresses:
         _trigger(context, key)
+
+
+def _certificate_seen(context: Context, key: str) -> None:
+    """An Ingress that could not create or adopt this Certificate (it existed, or changed, before this
+    process had seen it — at start-up the Ingresses may be listed first) looks again now."""
+    ingress = context.ingress_waiting.pop(key, None)
+    if ingress is not None and ingress in context.ingresses:
+        _trigger(context, ingress)
+
+
+def _wait_for(context: Context, ingress: dict[str, Any], name: str, seen_version: str | None) -> None:
+    """Look again when the Certificate is next observed; at once if it already has been, meanwhile."""
+    namespace = ingress["metadata"]["namespace"]
+    key, ingress_key = f"{namespace}/{name}", f"{namespace}/{ingress['metadata']['name']}"
+    current = context.certificates.get(key)
+    if current is not None and current["metadata"].get("resourceVersion") != seen_version:
+        _trigger(context, ingress_key)
+        return
+    context.ingress_waiting[key] = ingress_key
 
 
 async def reconcile(context: Context, key: str) -> None:
@@ -111,16 +131,19 @@ async def _adopt(context: Context, ingress: dict[str, Any], current: Mapping[str
     """Take over a Certificate whose owner was an earlier Ingress of this name, before the garbage
     collector deletes it; False when it changed or went meanwhile.
 
-    A Certificate changed since it was read is not overwritten: the next Ingress event reads it again,
-    and should the garbage collector delete it first, its deletion wakes this Ingress, which makes it
-    again (``_certificate_gone``).
+    A Certificate changed since it was read is not overwritten: it is read again once the change is
+    observed, and should the garbage collector delete it first, its deletion wakes this Ingress, which
+    makes it again (``_certificate_gone``).
     """
     meta = current["metadata"]
     try:
         await context.kube.set_certificate_owner(
             meta["namespace"], meta["name"], owner_reference(ingress), resource_version=meta["resourceVersion"]
         )
-    except (Conflict, NotFound):
+    except Conflict:  # changed since it was read: again once the change is seen
+        _wait_for(context, ingress, meta["name"], meta.get("resourceVersion"))
+        return False
+    except NotFound:  # gone: its deletion wakes this Ingress (``_certificate_gone``)
         return False
     await _event(
         context,
@@ -148,6 +171,8 @@ async def _create(context: Context, ingress: dict[str, Any], name: str, spec: di
         "spec": spec,
     }
     created = await context.kube.create_certificate(meta["namespace"], body)
+    if not created:  # it exists, though this process has not seen it yet
+        _wait_for(context, ingress, name, None)
     if created:
         await _event(
             context,

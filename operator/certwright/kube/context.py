@@ -95,6 +95,9 @@ class Context:
     certificate_listeners: list[Callable[[str], None]] = field(default_factory=list)
     # Told the last body of each Certificate that is deleted (an Ingress makes its own again).
     certificate_gone_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    # Told the key of each Certificate observed (an Ingress waiting to see one it could not create or adopt).
+    certificate_seen_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    ingress_waiting: dict[str, str] = field(default_factory=dict)  # Certificate ns/name → Ingress ns/name
     secrets: SecretCache | None = None
     issuer_indexes: tuple[Any, ...] = ()  # kopf indexes of Issuer and ClusterIssuer bodies
     challenge_index: Any = None  # kopf index: Certificate ns/name → names of its Challenges
