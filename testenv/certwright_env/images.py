@@ -64,7 +64,7 @@ def ensure_base() -> str:
     """The base image's reference, made from Debian packages the first time (about a minute)."""
     reference = f"localhost/certwright-base:{base_key()}"
     with _locked(store().parent / "images.lock"):
-        if _exists(reference):
+        if exists(reference):
             return reference
         _say(f"building the base image {reference} from Debian {SUITE} ({', '.join(PACKAGES)}) — first time only")
         with tempfile.TemporaryDirectory(prefix="certwright-rootfs-") as scratch:
@@ -113,11 +113,11 @@ def build(tag: str = IMAGE) -> Image:
     return Image(tag, archive, size)
 
 
-def _exists(reference: str) -> bool:
-    return subprocess.run(_command("inspect", "--type", "image", reference), capture_output=True).returncode == 0
+def exists(reference: str) -> bool:
+    return subprocess.run(buildah_command("inspect", "--type", "image", reference), capture_output=True).returncode == 0
 
 
-def _command(*arguments: str) -> list[str]:
+def buildah_command(*arguments: str) -> list[str]:
     root = store()
     return [
         "buildah",
@@ -132,7 +132,7 @@ def _command(*arguments: str) -> list[str]:
 
 
 def _buildah(*arguments: str, check: bool = True) -> str:
-    return _run(_command(*arguments), check=check)
+    return _run(buildah_command(*arguments), check=check)
 
 
 def _run(command: list[str], *, check: bool = True) -> str:

@@ -11,6 +11,7 @@ import josepy as jose
 
 from certwright.acme.client import AcmeClient
 from certwright.acme.transport import Transport, new_session
+from certwright.pki import certificates as pki_certificates
 from certwright.pki import keys as pki_keys
 from certwright_env import Environment
 from certwright_env.probes import eventually
@@ -110,3 +111,22 @@ def pebble_orders(env: Environment, namespace: str, account_secret: str, via: st
         orders = client.order_urls()
     assert orders is not None, "Pebble keeps an orders list for each account"
     return orders
+
+
+def orders(env: Environment, namespace: str, issuer_name: str = "pebble", via: str | None = None) -> int:
+    """How many orders the CA holds for the Issuer's account (Pebble leaves invalid ones out)."""
+    return len(pebble_orders(env, namespace, f"{issuer_name}-account", via))
+
+
+def leaf_names(env: Environment, secret: str, namespace: str) -> list[str]:
+    """The DNS names of the certificate in a TLS Secret, sorted."""
+    leaf = pki_certificates.parse_chain(secret_data(env, secret, namespace)["tls.crt"])[0]
+    return sorted(pki_certificates.certificate_info(leaf).dns_names)
+
+
+def wait_issuer_ready(env: Environment, name: str, namespace: str) -> None:
+    eventually(
+        lambda: condition(get(env, "issuer", name, namespace), "Ready").get("status"),
+        lambda status: status == "True",
+        what=f"Issuer {namespace}/{name} becomes Ready",
+    )

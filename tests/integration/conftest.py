@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from certwright_env import Environment
+from certwright_env.faultproxy import FaultProxy
 from certwright_env.operator import OperatorProcess, install
 
 _ENVIRONMENTS: list[Environment] = []
@@ -39,3 +40,12 @@ def operator(env: Environment) -> Iterator[OperatorProcess]:
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def proxy(env: Environment) -> Iterator[FaultProxy]:
+    """An HTTPS proxy in front of Pebble that answers for it where a test says so."""
+    fronting = FaultProxy(env)
+    fronting.start()
+    yield fronting
+    fronting.stop()

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import base64
 import datetime
-from collections.abc import Iterator
-
-import pytest
 
 from certwright_env import Environment
 from certwright_env.faultproxy import Fault, FaultProxy
 from certwright_env.operator import OperatorProcess
 from certwright_env.probes import eventually
 
-from .certwright import apply, certificate, condition, get, issuer, names, namespace, wait_condition, wait_ready
-
-
-@pytest.fixture
-def proxy(env: Environment) -> Iterator[FaultProxy]:
-    fronting = FaultProxy(env)
-    fronting.start()
-    yield fronting
-    fronting.stop()
+from .certwright import (
+    apply,
+    certificate,
+    condition,
+    get,
+    issuer,
+    names,
+    namespace,
+    wait_condition,
+    wait_issuer_ready,
+    wait_ready,
+)
 
 
 def _via(env: Environment, proxy: FaultProxy, name: str, ns: str) -> dict[str, object]:
@@ -35,7 +35,7 @@ def test_rate_limited_waits_for_the_cas_time_then_issues(
 ) -> None:
     ns = namespace(env)
     apply(env, _via(env, proxy, "limited", ns))
-    eventually(lambda: condition(get(env, "issuer", "limited", ns), "Ready").get("status"), lambda s: s == "True")
+    wait_issuer_ready(env, "limited", ns)
     proxy.faults.append(
         Fault("POST", "/order-plz", 429, "rateLimited", "too many new orders (300) in the last 3h0m0s", retry_after=15)
     )

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from certwright.pki import certificates as pki_certificates
 from certwright_env import Environment
 from certwright_env.environment import KubectlError
 from certwright_env.operator import OperatorProcess
@@ -21,22 +20,28 @@ from .certwright import (
     condition,
     get,
     issuer,
+    leaf_names,
     names,
     namespace,
+    orders,
     pebble_orders,
-    secret_data,
     wait_condition,
+    wait_issuer_ready,
     wait_ready,
 )
 
 
-def _orders(env: Environment, ns: str) -> int:
-    return len(pebble_orders(env, ns, "pebble-account"))
-
-
-def _leaf_names(env: Environment, secret: str, ns: str) -> list[str]:
-    leaf = pki_certificates.parse_chain(secret_data(env, secret, ns)["tls.crt"])[0]
-    return sorted(pki_certificates.certificate_info(leaf).dns_names)
+def _ready_for(env: Environment, name: str, ns: str, generation: int, timeout: float) -> dict[str, Any]:
+    """The Certificate once Ready says it is for ``generation`` (never before: Ready describes the spec)."""
+    return eventually(
+        lambda: get(env, "certificate", name, ns),
+        lambda c: (
+            condition(c, "Ready").get("status") == "True"
+            and condition(c, "Ready").get("observedGeneration") == generation
+        ),
+        timeout=timeout,
+        what=f"Ready for generation {generation}",
+    )
 
 
 def test_a_secret_of_another_type_stops_the_order_before_it_is_placed(
@@ -52,13 +57,13 @@ def test_a_secret_of_another_type_stops_the_order_before_it_is_placed(
     assert "Secret pre-tls has type Opaque" in message
     assert "delete it or pick another spec.secretName" in message
     assert not (blocked.get("status") or {}).get("order")
-    assert _orders(env, ns) == 0
+    assert orders(env, ns) == 0
     env.kubectl("delete", "secret", "pre-tls", "-n", ns)
 
     ready = wait_ready(env, "pre", ns, timeout=90)
     assert ready["status"]["revision"] == 1
     assert get(env, "secret", "pre-tls", ns)["type"] == "kubernetes.io/tls"
-    assert _orders(env, ns) == 1
+    assert orders(env, ns) == 1
 
 
 def _policy(ns: str, secret: str) -> list[dict[str, Any]]:
@@ -143,7 +148,7 @@ def test_a_secret_write_refused_after_the_ca_issued_stores_that_same_certificate
 
     ready = wait_ready(env, "held", ns)
     assert ready["status"]["revision"] == 1
-    assert _orders(env, ns) == 1, "the same order's certificate, not a new order"
+    assert orders(env, ns) == 1, "the same order's certificate, not a new order"
     assert pebble_orders(env, ns, "pebble-account") == [order_url]
     assert "orderNotReady" not in operator.log.read_text() if operator.log else True
 
@@ -153,28 +158,21 @@ def test_names_changed_mid_issuance_end_in_a_secret_for_the_new_names(
 ) -> None:
     ns = namespace(env)
     apply(env, issuer(env, "pebble", ns))
-    eventually(lambda: condition(get(env, "issuer", "pebble", ns), "Ready").get("status"), lambda s: s == "True")
+    wait_issuer_ready(env, "pebble", ns)
     first, second = names(2), names(2)
     apply(env, certificate("moving", ns, first, "pebble"))
     time.sleep(0.2)
     patch = json.dumps({"spec": {"dnsNames": second}})
     env.kubectl("patch", "certificate", "moving", "-n", ns, "--type=merge", "-p", patch)
 
-    settled = eventually(
-        lambda: get(env, "certificate", "moving", ns),
-        lambda c: (
-            condition(c, "Ready").get("status") == "True" and condition(c, "Ready").get("observedGeneration") == 2
-        ),
-        timeout=60,
-        what="Ready for generation 2",
-    )
-    assert _leaf_names(env, "moving-tls", ns) == sorted(second)
-    assert _orders(env, ns) <= 2
+    settled = _ready_for(env, "moving", ns, 2, timeout=60)
+    assert leaf_names(env, "moving-tls", ns) == sorted(second)
+    assert orders(env, ns) <= 2
     assert settled["status"]["certificateGeneration"] == 2
 
     # And again while a renewal is in flight: the solver Pods wait, the names change, the Pods start.
     third = [second[0], names(1)[0]]  # one name in common: replaces may be named, and must not be refused
-    before = _orders(env, ns)
+    before = orders(env, ns)
     env.pause_pods()
     try:
         env.kubectl("annotate", "certificate", "moving", "-n", ns, "certwright.dev/renew=now")
@@ -184,16 +182,9 @@ def test_names_changed_mid_issuance_end_in_a_secret_for_the_new_names(
         )
     finally:
         env.pause_pods(False)
-    final = eventually(
-        lambda: get(env, "certificate", "moving", ns),
-        lambda c: (
-            condition(c, "Ready").get("status") == "True" and condition(c, "Ready").get("observedGeneration") == 3
-        ),
-        timeout=90,
-        what="Ready for generation 3",
-    )
-    assert _leaf_names(env, "moving-tls", ns) == sorted(third)
-    assert _orders(env, ns) - before <= 2
+    final = _ready_for(env, "moving", ns, 3, timeout=90)
+    assert leaf_names(env, "moving-tls", ns) == sorted(third)
+    assert orders(env, ns) - before <= 2
     assert final["status"]["certificateGeneration"] == 3
     warnings = json.loads(
         env.kubectl("get", "events", "-n", ns, "--field-selector", "type=Warning", "-o", "json").stdout

@@ -23,7 +23,18 @@ from certwright_env import Environment
 from certwright_env.operator import OperatorProcess
 from certwright_env.probes import eventually
 
-from .certwright import apply, certificate, condition, get, issuer, names, namespace, pebble_orders, wait_ready
+from .certwright import (
+    apply,
+    certificate,
+    condition,
+    get,
+    issuer,
+    names,
+    namespace,
+    pebble_orders,
+    wait_issuer_ready,
+    wait_ready,
+)
 
 BURST = 60
 
@@ -51,7 +62,7 @@ def test_a_burst_killed_at_random_moments_orders_once_each_and_leaves_nothing(
     chance = random.Random(seed)
     ns = namespace(env)
     apply(env, issuer(env, "pebble", ns))
-    eventually(lambda: condition(get(env, "issuer", "pebble", ns), "Ready").get("status"), lambda s: s == "True")
+    wait_issuer_ready(env, "pebble", ns)
 
     apply(env, *(certificate(f"burst-{i:02d}", ns, names(1), "pebble") for i in range(BURST)))
     kills = chance.choice([3, 4])
@@ -76,7 +87,7 @@ def test_an_order_placed_but_never_recorded_is_found_again_not_placed_twice(
     at the CA, and nothing in status. Made here on purpose, since a random kill rarely lands there."""
     ns = namespace(env)
     apply(env, issuer(env, "pebble", ns))
-    eventually(lambda: condition(get(env, "issuer", "pebble", ns), "Ready").get("status"), lambda s: s == "True")
+    wait_issuer_ready(env, "pebble", ns)
     key_pem = base64.b64decode(get(env, "secret", "pebble-account", ns)["data"]["tls.key"])
     client = AcmeClient(
         Transport(env.pebble_directory_url, session=new_session(str(env.pebble_ca_bundle))),

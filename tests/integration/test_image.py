@@ -21,15 +21,17 @@ def image() -> images.Image:
 @pytest.fixture
 def container(image: images.Image) -> Iterator[str]:
     name = subprocess.run(
-        images._command("from", "--quiet", image.reference), capture_output=True, text=True, check=True
+        images.buildah_command("from", "--quiet", image.reference), capture_output=True, text=True, check=True
     ).stdout.strip()
     yield name
-    subprocess.run(images._command("rm", name), capture_output=True, check=False)
+    subprocess.run(images.buildah_command("rm", name), capture_output=True, check=False)
 
 
 def _in(container: str, *command: str) -> str:
     result = subprocess.run(
-        images._command("run", "--isolation", "chroot", container, "--", *command), capture_output=True, text=True
+        images.buildah_command("run", "--isolation", "chroot", container, "--", *command),
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -45,4 +47,4 @@ def test_the_image_runs_certwright_as_a_non_root_user(image: images.Image, conta
 def test_the_base_is_made_once_and_kept(image: images.Image) -> None:
     reference = images.ensure_base()
     assert reference.endswith(images.base_key())
-    assert images._exists(reference)
+    assert images.exists(reference)

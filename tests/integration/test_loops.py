@@ -33,11 +33,13 @@ from .certwright import (
     condition,
     get,
     issuer,
+    leaf_names,
     names,
     namespace,
-    pebble_orders,
+    orders,
     secret_data,
     wait_condition,
+    wait_issuer_ready,
     wait_ready,
 )
 
@@ -51,15 +53,6 @@ def _events(env: Environment, ns: str, reason: str, name: str | None = None) -> 
 
 def _time(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _orders(env: Environment, ns: str, issuer_name: str = "pebble", via: str | None = None) -> int:
-    return len(pebble_orders(env, ns, f"{issuer_name}-account", via))
-
-
-def _leaf_names(env: Environment, secret: str, ns: str) -> list[str]:
-    leaf = pki_certificates.parse_chain(secret_data(env, secret, ns)["tls.crt"])[0]
-    return sorted(pki_certificates.certificate_info(leaf).dns_names)
 
 
 # -- renewBefore that does not fit the lifetime -------------------------------------------------------
@@ -93,7 +86,7 @@ def test_renew_before_longer_than_a_ten_minute_lifetime_renews_by_the_default_ru
     assert f"renewing at {status['renewalTime']}" in warning[0]["message"]
     assert "renewBefore 720h" in condition(first, "Ready")["message"]
     time.sleep(3)
-    assert _orders(env, ns, "short") == 1, "no runaway"
+    assert orders(env, ns, "short") == 1, "no runaway"
 
 
 def test_renew_before_longer_than_ninety_days_orders_once_and_says_when_it_renews(
@@ -105,7 +98,7 @@ def test_renew_before_longer_than_ninety_days_orders_once_and_says_when_it_renew
     ready = wait_ready(env, "long", ns)
     time.sleep(5)  # the old policy issued 167 times in 30 s: 5 s would show dozens
 
-    assert _orders(env, ns) == 1
+    assert orders(env, ns) == 1
     assert get(env, "certificate", "long", ns)["status"]["revision"] == 1
     status = ready["status"]
     assert _time(status["notAfter"]) - _time(status["renewalTime"]) == datetime.timedelta(days=30)
@@ -137,16 +130,16 @@ def test_two_certificates_naming_one_secret_order_once_until_the_owner_goes(
     time.sleep(4)
     assert condition(get(env, "certificate", second, ns), "Ready")["reason"] == "SecretInUse"
     assert condition(get(env, "certificate", first, ns), "Ready")["status"] == "True"
-    assert _orders(env, ns) == 1, "one order while both exist"
+    assert orders(env, ns) == 1, "one order while both exist"
     assert get(env, "secret", "shared-tls", ns)["metadata"]["annotations"]["certwright.dev/certificate-name"] == first
 
     env.kubectl("delete", "certificate", first, "-n", ns)
     taken = wait_ready(env, second, ns)
 
     assert taken["status"]["revision"] == 1
-    assert _leaf_names(env, "shared-tls", ns) == sorted(second_names)
+    assert leaf_names(env, "shared-tls", ns) == sorted(second_names)
     time.sleep(2)
-    assert _orders(env, ns) == 2, "the next one took over with exactly one issuance"
+    assert orders(env, ns) == 2, "the next one took over with exactly one issuance"
 
 
 def test_two_certificates_applied_at_once_for_one_secret_order_once(
@@ -154,7 +147,7 @@ def test_two_certificates_applied_at_once_for_one_secret_order_once(
 ) -> None:
     ns = namespace(env)
     apply(env, issuer(env, "pebble", ns))
-    eventually(lambda: condition(get(env, "issuer", "pebble", ns), "Ready").get("status"), lambda s: s == "True")
+    wait_issuer_ready(env, "pebble", ns)
     apply(
         env,
         certificate("left", ns, names(1), "pebble", secretName="both-tls"),
@@ -166,7 +159,7 @@ def test_two_certificates_applied_at_once_for_one_secret_order_once(
 
     eventually(settled, lambda reasons: reasons == ["Issued", "SecretInUse"], what="one owner, one waiting")
     time.sleep(2)
-    assert _orders(env, ns) == 1
+    assert orders(env, ns) == 1
 
 
 # -- another writer overwrites the Secret ------------------------------------------------------------
@@ -258,12 +251,12 @@ def test_a_foreign_writer_is_named_and_not_fought(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # the writer goes on for two minutes in all
         time.sleep(5)
-        assert _orders(env, ns) <= 4
+        assert orders(env, ns) <= 4
     writer.stop.set()
     writer.thread.join(timeout=30)
 
     assert writer.writes >= 20
-    assert _orders(env, ns) == 4, "1 + 3 repeats, then no order"
+    assert orders(env, ns) == 4, "1 + 3 repeats, then no order"
     loop_events = _events(env, ns, "IssuanceLoop", "fought")
     assert len(loop_events) == 1, "one Warning, not one per back-off round"
     assert loop_events[0]["type"] == "Warning"
@@ -278,18 +271,10 @@ def test_a_foreign_writer_is_named_and_not_fought(
     leaf = pki_certificates.parse_chain(secret_data(env, "fought-tls", ns)["tls.crt"])[0]
     assert "Pebble" in leaf.issuer.rfc4514_string()
     assert repaired["status"].get("issuanceRepeats") is None
-    assert _orders(env, ns) == 5, "the forced renewal: one order"
+    assert orders(env, ns) == 5, "the forced renewal: one order"
 
 
 # -- a CA that keeps asking for replacement ----------------------------------------------------------
-
-
-@pytest.fixture
-def proxy(env: Environment) -> Iterator[FaultProxy]:
-    fronting = FaultProxy(env)
-    fronting.start()
-    yield fronting
-    fronting.stop()
 
 
 def _renewal_info_path(env: Environment) -> str:
@@ -325,7 +310,7 @@ def test_a_renewal_window_always_in_the_past_trips_the_breaker(
     operator.kill()  # the count and the back-off live in status
     operator.start()
     time.sleep(5)
-    assert _orders(env, ns, via=proxy.directory_url) == 4, "one issuance and three repeats"
+    assert orders(env, ns, via=proxy.directory_url) == 4, "one issuance and three repeats"
     assert condition(get(env, "certificate", "revoked", ns), "Issuing")["reason"] == "IssuanceLoop"
     assert get(env, "certificate", "revoked", ns)["status"]["revision"] == 4
 
@@ -349,5 +334,5 @@ def test_the_ten_minute_certificate_renews_once_at_the_default_time(
 
     assert _time(second["status"]["notBefore"]) >= renews - SECOND, "not before its time"
     time.sleep(3)
-    assert _orders(env, ns, "short") == 2
+    assert orders(env, ns, "short") == 2
     assert get(env, "certificate", "short", ns)["status"]["revision"] == 2

@@ -18,7 +18,7 @@ from ..acme.client import AcmeClient
 from ..domain import api
 from ..domain.conditions import ConditionType, Reason, find_condition, parse_timestamp, set_condition, timestamp
 from ..domain.issuing import Inputs, SecretView, Trigger, status_renewal_time, why_issue
-from ..domain.loops import SECRET_TRIGGERS
+from ..domain.loops import SECRET_TRIGGERS, Repeats
 from ..domain.renewal import earliest_renewal, ignored_note, renewal
 from ..domain.specs import CertificateSpec, SpecError, parse_certificate, parse_issuer, solver_for
 from ..kube.accounts import issuer_key
@@ -130,7 +130,7 @@ async def reconcile(context: Context, key: str) -> None:
     in_flight = bool((status.get("order") or {}).get("url"))
     if key not in context.swept and not in_flight:
         context.swept.add(key)  # once per process: what a crash left behind
-        await guards.sweep_leftovers(context, key, certificate, idle=True)
+        await guards.sweep_leftovers(context, key, certificate, spec, idle=True)
     secret: object = UNREAD
     cached = False
     if not in_flight or len(context.claimants(key)) > 1:
@@ -146,7 +146,7 @@ async def reconcile(context: Context, key: str) -> None:
         _sleep_until(context, key, resume_at)  # no request for it reaches the CA before then
         return
     trigger: Trigger | None = None
-    repeats: guards.Repeats | None = None
+    repeats: Repeats | None = None
     if not in_flight:
         assert secret is None or isinstance(secret, dict)
         trigger, secret = await _judge(context, key, certificate, spec, account.client, secret, cached)
@@ -305,7 +305,7 @@ async def _up_to_date(
     now = context.clock()
     message = f"certificate is up to date: valid until {dates['notAfter']}, renews at {dates['renewalTime']}"
     if plan.renew_before_ignored and renews == timestamp(plan.at):
-        message += f" ({ignored_note(spec_text(certificate), info.not_before, info.not_after, renews)})"
+        message += f" ({ignored_note(str(spec.renew_before_text), info.not_before, info.not_after, renews)})"
     conditions = set_condition(
         status.get("conditions") or [],
         ConditionType.READY,
@@ -333,10 +333,6 @@ def _recompute_renewal(
     if status.get("lastRenewalInfo") and spec.renew_before is None:
         return False  # the CA's window decides
     return status.get("certificateGeneration") != generation or current < earliest_renewal(not_before, not_after)
-
-
-def spec_text(certificate: dict[str, Any]) -> str:
-    return str((certificate.get("spec") or {}).get("renewBefore") or "")
 
 
 async def _not_ready(context: Context, certificate: dict[str, Any], reason: Reason, message: str) -> None:

@@ -15,10 +15,19 @@ from ..domain import api
 from ..domain.claims import Claimant, owner
 from ..domain.conditions import ConditionType, Reason, find_condition, set_condition, timestamp
 from ..domain.issuing import Trigger
-from ..domain.loops import LIMIT, SECRET_TRIGGERS, History, foreign_writer, is_repeat, loop_message, one_more
-from ..domain.loops import Repeats as Repeats
+from ..domain.loops import (
+    LIMIT,
+    SECRET_TRIGGERS,
+    History,
+    Repeats,
+    foreign_writer,
+    is_repeat,
+    loop_message,
+    one_more,
+)
 from ..domain.renewal import retry_time
-from ..domain.specs import CertificateSpec, parse_certificate
+from ..domain.specs import CertificateSpec
+from ..kube.builders import next_key_name
 from ..kube.context import Context
 
 log = logging.getLogger(__name__)
@@ -125,13 +134,13 @@ async def _stop(
         conditions = set_condition(
             conditions, ConditionType.READY, False, trigger.reason, trigger.message, now=now, generation=generation
         )
-    repeats = one_more(history, trigger, now, writer)
+    repeats = one_more(history, trigger, now, writer, counted=False)  # this one was not issued
     patch = {
         "conditions": conditions,
         "failedIssuanceAttempts": attempts,
         "lastFailureTime": timestamp(now),
         "nextAttemptTime": timestamp(retry_at),
-        "issuanceRepeats": {**repeats.to_status(), "count": history.repeats},
+        "issuanceRepeats": repeats.to_status(),
     }
     await context.patch_certificate_status(meta["namespace"], meta["name"], patch)
     if previous.get("reason") != Reason.ISSUANCE_LOOP:
@@ -140,7 +149,9 @@ async def _stop(
         context.scheduler.schedule(f"{meta['namespace']}/{meta['name']}", retry_at)
 
 
-async def sweep_leftovers(context: Context, key: str, certificate: dict[str, Any], *, idle: bool) -> None:
+async def sweep_leftovers(
+    context: Context, key: str, certificate: dict[str, Any], spec: CertificateSpec, *, idle: bool
+) -> None:
     """Delete this Certificate's Challenges (and their solver objects) that no issuance needs; when
     ``idle`` (no order in flight), also a next-key Secret a crash left (from the watch cache, no read)."""
     namespace, name = certificate["metadata"]["namespace"], certificate["metadata"]["name"]
@@ -148,9 +159,8 @@ async def sweep_leftovers(context: Context, key: str, certificate: dict[str, Any
         log.info("%s: removing leftover Challenge %s and its solver", key, challenge)
         await context.kube.delete_challenge(namespace, challenge)
     if idle and context.secrets is not None:
-        next_key = f"{name[:240]}-next-key"
+        next_key = next_key_name(name)
         spare = context.secrets.get(namespace, next_key)
-        spec = parse_certificate(certificate.get("spec") or {})
         in_use = context.secrets.get(namespace, spec.secret_name)
         # Only the key of a finished issuance goes: a key that is not the one in use may belong to an
         # order a crash left unrecorded, which the next issuance finds again through it.

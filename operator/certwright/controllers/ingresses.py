@@ -173,7 +173,7 @@ async def _create(context: Context, ingress: dict[str, Any], name: str, spec: di
     created = await context.kube.create_certificate(meta["namespace"], body)
     if not created:  # it exists, though this process has not seen it yet
         _wait_for(context, ingress, name, None)
-    if created:
+    else:
         await _event(
             context,
             ingress,

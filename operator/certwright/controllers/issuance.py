@@ -12,7 +12,6 @@ thread; blocking ACME and API calls run in threads.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime
 import logging
 from collections.abc import Mapping
@@ -22,7 +21,7 @@ from ..acme.client import AcmeClient, Order
 from ..acme.errors import AcmeError, ProblemError, RateLimited
 from ..domain import api
 from ..domain.conditions import ConditionType, Reason, set_condition, timestamp
-from ..domain.continuity import cert_id, differs, key_of, predecessor
+from ..domain.continuity import cert_id, differs, predecessor
 from ..domain.explain import explain, reason_for
 from ..domain.issuing import Trigger
 from ..domain.loops import SECRET_TRIGGERS, Repeats
@@ -37,6 +36,7 @@ from ..pki.csr import build_csr
 from .challenges import Http01
 from .guards import sweep_leftovers
 from .job import IssuanceFailed, Job
+from .keys import Keys
 from .renewals import first_window
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ class Issuance(Job):
             await self.context.kube.remove_annotation(api.CERTIFICATES, self.namespace, self.name, api.ANNOTATION_RENEW)
         self.repeats = repeats
         try:
-            key_pem, leftover = await self._next_key()
+            keys = Keys(self.context, self.certificate, self.spec, self.issuer, self.client, self.secret)
+            key_pem, leftover = await keys.next_key(self.status)
             order = await self._order(trigger, leftover)
             self._still_current()
             if order.body.status == "pending":
@@ -83,7 +84,7 @@ class Issuance(Job):
             done = await asyncio.to_thread(self.client.finish, order, build_csr(key, self.spec.dns_names))
             self.status["order"] = {**self.status["order"], "state": "valid"}
             chain = await asyncio.to_thread(self.client.download, done, self.issuer.preferred_chain)
-            await self._store(chain.encode(), await self._key_for(chain.encode(), key_pem, done.url))
+            await self._store(chain.encode(), await keys.matching(chain.encode(), key_pem, done.url))
         except SpecChanged as changed:
             await self._abandon(str(changed))
         except IssuanceFailed as failure:
@@ -100,66 +101,11 @@ class Issuance(Job):
             )
         finally:
             if self.resumed:
-                await sweep_leftovers(self.context, f"{self.namespace}/{self.name}", self.certificate, idle=False)
+                await sweep_leftovers(
+                    self.context, f"{self.namespace}/{self.name}", self.certificate, self.spec, idle=False
+                )
 
     # -- key and order ---------------------------------------------------------------------------
-
-    async def _next_key(self) -> tuple[bytes, bool]:
-        """The key for this issuance, stored before the order so that a crash cannot lose it; True when
-        the key Secret was there although status names no order (an earlier run may have ordered)."""
-        name = self.status.get("nextPrivateKeySecretName")
-        if name:
-            stored = await self.context.kube.get_secret(self.namespace, name)
-            encoded = ((stored or {}).get("data") or {}).get("tls.key")
-            if encoded:
-                return base64.b64decode(encoded), False
-            log.warning("%s/%s: Secret %s named in status is gone; a new key", self.namespace, self.name, name)
-        key_pem = await self._reusable_key() or pki_keys.key_to_pem(
-            await asyncio.to_thread(pki_keys.generate_key, self.spec.key)
-        )
-        name = f"{self.name[:240]}-next-key"
-        manifest = builders.build_key_secret(self.certificate, name, key_pem)
-        leftover = False
-        try:
-            await self.context.kube.create_secret(self.namespace, manifest)
-        except Conflict:  # left by a run that stopped before its order was recorded
-            log.info("%s/%s: Secret %s was left by an earlier run", self.namespace, self.name, name)
-            leftover = True
-            kept = key_of(await self.context.kube.get_secret(self.namespace, name), self.spec)
-            current = key_of(self.secret if isinstance(self.secret, dict) else None, self.spec)
-            if kept is not None and (kept != current or not self.spec.rotate_key):  # never the key in use
-                key_pem = kept
-            else:
-                await self.context.kube.replace_secret(self.namespace, manifest)
-        self.status["nextPrivateKeySecretName"] = name
-        return key_pem, leftover and not (self.status.get("order") or {}).get("url")
-
-    async def _key_for(self, chain_pem: bytes, key_pem: bytes, order_url: str) -> bytes:
-        """The private key of the certificate the CA issued: a Secret never holds a pair that does not
-        match. A resumed order was finalized with the key of its run; should that not be the key this run
-        loaded, it is looked for where it was kept, and the order is given up only when it is lost."""
-        leaf = pki_certificates.parse_chain(chain_pem)[0]
-        if pki_certificates.key_matches_certificate(pki_keys.key_from_pem(key_pem), leaf):
-            return key_pem
-        kube = self.context.kube
-        for name in (f"{self.name[:240]}-next-key", self.spec.secret_name):
-            stored = key_of(await kube.get_secret(self.namespace, name), self.spec)
-            if stored and pki_certificates.key_matches_certificate(pki_keys.key_from_pem(stored), leaf):
-                log.warning(
-                    "%s/%s: order %s was finalized with the key in %s", self.namespace, self.name, order_url, name
-                )
-                return stored
-        raise IssuanceFailed(
-            Reason.ORDER_FAILED,
-            f"the certificate of order {order_url} matches no private key certwright kept; ordering again",
-            order_spent=True,
-        )
-
-    async def _reusable_key(self) -> bytes | None:
-        """With ``rotationPolicy: Never``, the current key is kept while it still fits the spec."""
-        if self.spec.rotate_key:
-            return None
-        return key_of(await self.context.kube.get_secret(self.namespace, self.spec.secret_name), self.spec)
 
     async def _order(self, trigger: Trigger | None, leftover: bool) -> Order:
         """The order in status when the CA still has it for these names; one an interrupted run placed
@@ -275,9 +221,7 @@ class Issuance(Job):
         message = f"certificate issued: valid until {timestamp(info.not_after)}, renews at {renews}"
         note = ""
         if plan.renew_before_ignored and not advised:
-            note = ignored_note(
-                str(self.certificate["spec"].get("renewBefore")), info.not_before, info.not_after, renews
-            )
+            note = ignored_note(str(self.spec.renew_before_text), info.not_before, info.not_after, renews)
             message += f" ({note})"
         latest = self.context.certificates.get(key, self.certificate)
         stale = latest["metadata"].get("generation") != self.generation and differs(latest, self.spec)
@@ -301,7 +245,7 @@ class Issuance(Job):
         )
         kube = self.context.kube
         await kube.delete_secret(
-            self.namespace, self.status.get("nextPrivateKeySecretName") or f"{self.name[:240]}-next-key"
+            self.namespace, self.status.get("nextPrivateKeySecretName") or builders.next_key_name(self.name)
         )
         await kube.event(
             self.certificate, "Normal", str(Reason.ISSUED), f"{message}; Secret {self.spec.secret_name} updated", now

@@ -107,9 +107,12 @@ class Repeats:
         }
 
 
-def one_more(history: History, trigger: Trigger, now: datetime.datetime, writer: str | None) -> Repeats:
+def one_more(
+    history: History, trigger: Trigger, now: datetime.datetime, writer: str | None, *, counted: bool = True
+) -> Repeats:
+    """The repeats with this one (``counted``: it goes ahead; else only its writer is noted)."""
     writers = history.writers if writer is None or writer in history.writers else (*history.writers, writer)
-    return Repeats(history.repeats + 1, str(trigger.reason), history.since or now, writers)
+    return Repeats(history.repeats + int(counted), str(trigger.reason), history.since or now, writers)
 
 
 def loop_message(

@@ -54,6 +54,7 @@ class CertificateSpec:
     key: KeySpec
     rotate_key: bool
     renew_before: datetime.timedelta | None
+    renew_before_text: str | None = None  # as the user wrote it (2400h), for messages
     secret_labels: Mapping[str, str] = field(default_factory=dict)
     secret_annotations: Mapping[str, str] = field(default_factory=dict)
 
@@ -90,6 +91,7 @@ def parse_certificate(spec: Mapping[str, Any]) -> CertificateSpec:
         key=key_spec,
         rotate_key=(key.get("rotationPolicy") or "Always") == "Always",
         renew_before=parse_duration(renew_before, "spec.renewBefore") if renew_before else None,
+        renew_before_text=renew_before or None,
         secret_labels=dict(template.get("labels") or {}),
         secret_annotations=dict(template.get("annotations") or {}),
     )

@@ -216,6 +216,11 @@ def build_solver_ingress(challenge: Mapping[str, Any], solver: Solver) -> Obj:
     }
 
 
+def next_key_name(certificate_name: str) -> str:
+    """The Secret that holds the next private key from before the order until the TLS Secret is written."""
+    return f"{certificate_name[:240]}-next-key"
+
+
 def build_key_secret(certificate: Mapping[str, Any], name: str, key_pem: bytes) -> Obj:
     """Holds the next private key from before the order until the TLS Secret is written."""
     meta = certificate["metadata"]
