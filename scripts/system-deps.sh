@@ -12,6 +12,14 @@ command -v curl >/dev/null || need_apt+=(curl)
 # certwright's image, built without a container engine or registry (testenv/certwright_env/images.py)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
 command -v buildah >/dev/null || need_apt+=(buildah)
+# The real node (testenv/certwright_env/node.py): containers need root, so only root installs it.
+if [ "$(id -u)" -eq 0 ]; then
+  for tool in containerd runc conntrack nfacct iptables; do
+    command -v "$tool" >/dev/null || need_apt+=("$tool")
+  done
+  command -v ip >/dev/null || need_apt+=(iproute2)
+  [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+fi
 if ((${#need_apt[@]})); then
   echo "system-deps: installing ${need_apt[*]} (apt-get)"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

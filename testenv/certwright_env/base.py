@@ -21,6 +21,7 @@ from .processes import Child
 from .tlsfiles import RunCA
 
 _LOCKS = Path(tempfile.gettempdir()) / "certwright-env-locks"
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Stack:

@@ -10,6 +10,7 @@ environments starting at once build a component only once.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +28,9 @@ ETCD_VERSION = os.environ.get("CERTWRIGHT_ETCD_VERSION", "v3.6.16")
 PEBBLE_VERSION = os.environ.get("CERTWRIGHT_PEBBLE_VERSION", "v2.10.3")
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kubectl")
+# What the real node adds (issue 11): built from the same module, cached apart so the control plane's
+# cache stays valid.
+NODE_COMMANDS = ("kubelet", "kube-proxy", "kube-scheduler")
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,58 @@ def _kube_binaries(found: dict[str, Path | None]) -> dict[str, Path]:
         )
         built = {name: directory / name for name in KUBE_COMMANDS}
     return {name: found[name] or built[name] for name in KUBE_COMMANDS}
+
+
+def ensure_node() -> dict[str, Path]:
+    """kubelet, kube-proxy and kube-scheduler (≈1 minute once the control plane's modules are cached)."""
+    directory = _ensure_built(
+        f"kubernetes-node-{KUBERNETES_VERSION}",
+        NODE_COMMANDS,
+        lambda out: _build_kubernetes(out, NODE_COMMANDS),
+        "≈1 minute with the control plane's Go modules cached",
+    )
+    return {name: directory / name for name in NODE_COMMANDS}
+
+
+PAUSE_SOURCE = """package main
+
+// The sandbox's first process: holds the Pod's namespaces, reaps orphans, exits on SIGTERM/SIGINT.
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	for received := range signals {
+		if received != syscall.SIGCHLD {
+			os.Exit(0)
+		}
+		for {
+			var status syscall.WaitStatus
+			if pid, _ := syscall.Wait4(-1, &status, syscall.WNOHANG, nil); pid <= 0 {
+				break
+			}
+		}
+	}
+}
+"""
+
+
+def ensure_pause() -> Path:
+    """A static pause program for the node's sandbox image (no image can be pulled here)."""
+    key = hashlib.sha256(PAUSE_SOURCE.encode()).hexdigest()[:12]
+
+    def build(out: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="certwright-pause.") as workdir:
+            Path(workdir, "go.mod").write_text("module certwright.local/pause\n\ngo 1.24\n")
+            Path(workdir, "main.go").write_text(PAUSE_SOURCE)
+            env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
+            _run(["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "pause"), "."], workdir, env)
+
+    return _ensure_built(f"pause-{key}", ("pause",), build, "a few seconds") / "pause"
 
 
 def _ensure_etcd() -> Path:
@@ -154,8 +210,8 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _build_kubernetes(out: Path) -> None:
-    """Build kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes.
+def _build_kubernetes(out: Path, commands: tuple[str, ...] = KUBE_COMMANDS) -> None:
+    """Build ``commands`` (by default kube-apiserver, kube-controller-manager, kubectl) from k8s.io/kubernetes.
 
     Its go.mod requires the in-tree staging modules at exactly v0.0.0 and replaces them with
     local folders, which a dependent module does not see; each is replaced here with the
@@ -181,7 +237,7 @@ def _build_kubernetes(out: Path) -> None:
         out,
         requires={"k8s.io/kubernetes": KUBERNETES_VERSION},
         replaces=replaces,
-        packages={name: f"k8s.io/kubernetes/cmd/{name}" for name in KUBE_COMMANDS},
+        packages={name: f"k8s.io/kubernetes/cmd/{name}" for name in commands},
         ldflags=ldflags,
     )
 

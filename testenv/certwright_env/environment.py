@@ -18,20 +18,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import processes, tlsfiles
-from .base import Stack
+from . import images, nodehost, processes, tlsfiles
+from .base import REPO, Stack
 from .binaries import KUBERNETES_VERSION, Binaries, ensure_all
+from .node import Node
 from .pebble import PebbleParts
 
-SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
-# The endpoint controllers are off because Pod IPs here are loopback addresses, which EndpointSlices
-# refuse; the stand-in resolves Service selectors to Pods itself, as those controllers would.
+SERVICE_CLUSTER_IP_RANGE = nodehost.SERVICE_SUBNET
+# Without a real node the endpoint controllers are off too: the stand-in's Pod IPs are loopback
+# addresses, which EndpointSlices refuse, so it resolves Service selectors to Pods itself. Node
+# lifecycle is off there as well (the stand-in's Node posts no heartbeats); a real node needs it to
+# lift the not-ready taint the kubelet registers with.
+STANDIN_DISABLED_CONTROLLERS = ("endpoint", "endpointslice", "nodelifecycle")
 DISABLED_CONTROLLERS = (
-    "endpoint",
-    "endpointslice",
     "endpointslicemirroring",
     "nodeipam",
-    "nodelifecycle",
     "cloud-node-lifecycle",
     "service-lb-controller",
     "route",
@@ -40,8 +41,7 @@ DISABLED_CONTROLLERS = (
 )
 # The stand-in runs Pods carrying this label: the one certwright puts on its solver Pods.
 STANDIN_POD_LABEL = "certwright.dev/solver"
-ECHO_IMAGE = "certwright.dev/testenv/echo"
-REPO = Path(__file__).resolve().parents[2]
+ECHO_IMAGE = images.ECHO_IMAGE
 
 
 class KubectlError(RuntimeError):
@@ -61,6 +61,7 @@ class Environment(Stack):
         image_map: dict[str, Any] | None = None,
         pebble_env: dict[str, str] | None = None,
         pebble_config: dict[str, Any] | None = None,
+        real_node: bool = True,
     ) -> None:
         super().__init__(run_dir, binaries=binaries)
         self.ingress_class = ingress_class
@@ -68,10 +69,17 @@ class Environment(Stack):
         self.image_map = image_map or default_image_map()
         self.pebble_env = pebble_env
         self.pebble_config = pebble_config
+        self.real_node = real_node
+        self.node: Node | None = None
 
     def _start_components(self) -> None:
         """Start every component in dependency order, waiting until each one is ready."""
         self.binaries = self.binaries or ensure_all()
+        if self.real_node:
+            self.node = Node.claim(self)
+        if self.node is not None:
+            self.node.build_images()
+            self.timed("bridge", self.node.prepare_host)
         self._write_pki()
         self.pebble = PebbleParts(
             self,
@@ -85,8 +93,33 @@ class Environment(Stack):
         controller_manager_ready = self._start_controller_manager()
         self.timed("dns", self.pebble.start_dns)
         self.timed("pebble", self.pebble.start_pebble)
+        if self.node is not None:
+            self.timed("kube-scheduler", self._start_scheduler)
+            self.timed("containerd", self.node.start_containerd)
+            self.timed("kubelet", self.node.start_kubelet)
+            self.timed("kube-proxy", self.node.start_kube_proxy)
         self.timed("stand-in", self._start_standin)
         self.timed("kube-controller-manager", controller_manager_ready)
+
+    def stop(self) -> None:
+        super().stop()
+        if self.node is not None:
+            self.node.release()
+            self.node = None
+
+    @property
+    def apiserver_address(self) -> str:
+        """Where the API server listens: the node's IP with a real node (Pods reach it), else ours."""
+        return self.node.address if self.node is not None else self.address
+
+    @property
+    def certwright_image(self) -> str:
+        """The certwright image as Pods name it: on the real node, or mapped by the stand-in."""
+        return self.node.certwright_image if self.node is not None else "ghcr.io/certwright/certwright:dev"
+
+    @property
+    def echo_image(self) -> str:
+        return ECHO_IMAGE
 
     @property
     def nameserver(self) -> str:
@@ -115,8 +148,13 @@ class Environment(Stack):
         pki = self.run_dir / "pki"
         hosts = [self.address, "localhost", "127.0.0.1"]
         self.apiserver_pair = self.ca.serving(
-            "kube-apiserver", [*hosts, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "10.0.0.1"]
+            "kube-apiserver",
+            [*hosts, nodehost.GATEWAY, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "10.0.0.1"],
         )
+        self.scheduler_pair = self.ca.serving("kube-scheduler", hosts)
+        self.scheduler_client = self.ca.client("scheduler-client", "system:kube-scheduler")
+        if self.node is not None:
+            self.node.write_pki()
         self.controller_manager_pair = self.ca.serving("kube-controller-manager", hosts)
         self.admin_pair = self.ca.client("admin", "certwright-env-admin", "system:masters")
         self.controller_manager_client = self.ca.client("kcm-client", "system:kube-controller-manager")
@@ -125,9 +163,9 @@ class Environment(Stack):
 
     @property
     def apiserver_url(self) -> str:
-        return f"https://{self.address}:{self.apiserver_port}"
+        return f"https://{self.apiserver_address}:{self.apiserver_port}"
 
-    def _write_kubeconfig(self, path: Path, user: dict[str, str]) -> Path:
+    def write_kubeconfig(self, path: Path, user: dict[str, str]) -> Path:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -148,7 +186,7 @@ class Environment(Stack):
     def service_account_kubeconfig(self, namespace: str, name: str, duration: str = "24h") -> Path:
         """A kubeconfig for a ServiceAccount, from a TokenRequest, so a process has exactly its RBAC."""
         token = self.kubectl("create", "token", name, "-n", namespace, "--duration", duration).stdout.strip()
-        return self._write_kubeconfig(self.run_dir / f"kubeconfig-{namespace}-{name}", {"token": token})
+        return self.write_kubeconfig(self.run_dir / f"kubeconfig-{namespace}-{name}", {"token": token})
 
     # -- components --------------------------------------------------------------------------
 
@@ -178,7 +216,7 @@ class Environment(Stack):
 
     def _start_apiserver(self) -> None:
         assert self.binaries is not None
-        self.apiserver_port = processes.free_port(self.address)
+        self.apiserver_port = processes.free_port(self.apiserver_address)
         audit_policy = self.run_dir / "audit-policy.yaml"
         audit_policy.write_text(
             json.dumps({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]})
@@ -189,8 +227,8 @@ class Environment(Stack):
             [
                 self.binaries.kube_apiserver,
                 f"--etcd-servers={self.etcd_url}",
-                f"--bind-address={self.address}",
-                f"--advertise-address={self.address}",
+                f"--bind-address={self.apiserver_address}",
+                f"--advertise-address={self.apiserver_address}",
                 f"--secure-port={self.apiserver_port}",
                 f"--tls-cert-file={self.apiserver_pair.cert}",
                 f"--tls-private-key-file={self.apiserver_pair.key}",
@@ -203,21 +241,60 @@ class Environment(Stack):
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 f"--audit-policy-file={audit_policy}",
                 f"--audit-log-path={self.audit_log}",
-                "--endpoint-reconciler-type=none",
                 f"--cert-dir={self.run_dir / 'apiserver-certs'}",
+                *self._apiserver_node_flags(),
             ],
         )
-        self.kubeconfig = self._write_kubeconfig(
+        self.kubeconfig = self.write_kubeconfig(
             self.run_dir / "kubeconfig",
             {"client-certificate": str(self.admin_pair.cert), "client-key": str(self.admin_pair.key)},
         )
         context = self.ssl_context(client=True)
         processes.wait_until(child, lambda: _get(f"{self.apiserver_url}/readyz", context) == b"ok", 90)
 
+    def _apiserver_node_flags(self) -> list[str]:
+        if self.node is None:
+            # Loopback may not be an endpoint of the `kubernetes` Service, and no Pod could use it anyway.
+            return ["--endpoint-reconciler-type=none"]
+        client = self.node.apiserver_kubelet_client
+        return [
+            f"--kubelet-client-certificate={client.cert}",
+            f"--kubelet-client-key={client.key}",
+            f"--kubelet-certificate-authority={self.ca.cert_file}",
+            "--kubelet-preferred-address-types=InternalIP",
+            "--enable-admission-plugins=NodeRestriction",
+        ]
+
+    def _start_scheduler(self) -> None:
+        assert self.binaries is not None
+        assert self.node is not None
+        kubeconfig = self.write_kubeconfig(
+            self.run_dir / "kubeconfig-scheduler",
+            {"client-certificate": str(self.scheduler_client.cert), "client-key": str(self.scheduler_client.key)},
+        )
+        port = processes.free_port(self.address)
+        child = self.spawn(
+            "kube-scheduler",
+            [
+                self.node.binaries["kube-scheduler"],
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                f"--bind-address={self.address}",
+                f"--secure-port={port}",
+                f"--tls-cert-file={self.scheduler_pair.cert}",
+                f"--tls-private-key-file={self.scheduler_pair.key}",
+                "--leader-elect=false",
+                "--authentication-skip-lookup=true",
+            ],
+        )
+        context = self.ssl_context()
+        processes.wait_until(child, lambda: _get(f"https://{self.address}:{port}/healthz", context) == b"ok", 60)
+
     def _start_controller_manager(self) -> Callable[[], None]:
         """Start it and return the wait for it, which the other components need not hold up."""
         assert self.binaries is not None
-        kubeconfig = self._write_kubeconfig(
+        kubeconfig = self.write_kubeconfig(
             self.run_dir / "kubeconfig-controller-manager",
             {
                 "client-certificate": str(self.controller_manager_client.cert),
@@ -241,7 +318,7 @@ class Environment(Stack):
                 "--use-service-account-credentials=true",
                 "--leader-elect=false",
                 "--authentication-skip-lookup=true",  # no front-proxy here; stops a looping lookup error
-                "--controllers=*," + ",".join(f"-{name}" for name in DISABLED_CONTROLLERS),
+                "--controllers=*," + ",".join(f"-{name}" for name in self._disabled_controllers()),
             ],
         )
         # Ready for us once it serves and the service-account controller has filled `default`.
@@ -255,10 +332,13 @@ class Environment(Stack):
             60,
         )
 
+    def _disabled_controllers(self) -> tuple[str, ...]:
+        return DISABLED_CONTROLLERS if self.node is not None else STANDIN_DISABLED_CONTROLLERS + DISABLED_CONTROLLERS
+
     def _start_standin(self) -> None:
         ready_file = self.run_dir / "stand-in.ready"
         config_file = self.run_dir / "stand-in.json"
-        kubeconfig = self._write_kubeconfig(
+        kubeconfig = self.write_kubeconfig(
             self.run_dir / "kubeconfig-stand-in",
             {"client-certificate": str(self.standin_client.cert), "client-key": str(self.standin_client.key)},
         )
@@ -272,6 +352,7 @@ class Environment(Stack):
                     "pod_selector": self.pod_selector,
                     "ingress_class": self.ingress_class,
                     "node_name": f"stand-in-{self.address.replace('.', '-')}",
+                    "run_pods": self.node is None,
                     "kubernetes_version": KUBERNETES_VERSION,
                     "images": self.image_map,
                     "ready_file": str(ready_file),
@@ -351,7 +432,7 @@ def default_image_map() -> dict[str, Any]:
         }
         for image in ("ghcr.io/certwright/certwright", "certwright")
     } | {
-        ECHO_IMAGE: {
+        ECHO_IMAGE.rsplit(":", 1)[0]: {
             "executables": executables,
             "entrypoint": [python, "-m", "certwright_env.echo"],
             "env": {"PYTHONPATH": str(REPO / "testenv"), "PYTHONDONTWRITEBYTECODE": "1"},

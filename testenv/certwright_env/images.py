@@ -6,7 +6,7 @@ the key a hash of what goes into it, so it is made once. The certwright image is
 ``Dockerfile`` (the one a user builds with ``docker build``) built by ``buildah bud`` with chroot
 isolation and cached layers, its ``BASE`` that image: a code change rebuilds the last layers only. The
 machine's CA bundle is lent to pip for the build (``PIP_CERT``), for TLS-inspecting proxies. The
-image is exported as an OCI archive, which containerd imports. buildah's store lives in the cache
+image is exported as a docker-archive (once per image ID), which containerd imports. buildah's store lives in the cache
 (``$XDG_CACHE_HOME/certwright/images``), never in the machine's own ``/var/lib/containers``.
 """
 
@@ -14,22 +14,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from .base import REPO
 from .binaries import _locked, cache_root
-from .environment import REPO
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("python3", "python3-venv")
 TRIMMED = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/lib/apt/lists", "var/cache")
 IMAGE = "localhost/certwright:dev"
+# The test image behind tests' Services: certwright_env/echo.py on the same base.
+ECHO_IMAGE = "localhost/certwright-echo:dev"
+ECHO_CONTAINERFILE = REPO / "testenv" / "images" / "echo.Containerfile"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+# overlay as root (layers shared, a cached step costs nothing); vfs, which copies every layer, otherwise.
+STORAGE_DRIVER = "overlay" if os.geteuid() == 0 else "vfs"
 
 
 class ImageError(RuntimeError):
@@ -39,8 +47,8 @@ class ImageError(RuntimeError):
 @dataclass(frozen=True)
 class Image:
     reference: str
-    archive: Path  # OCI archive, for ``ctr images import``
-    size: int  # bytes of the OCI archive (compressed layers)
+    archive: Path  # docker-archive (uncompressed layers), for ``ctr images import``
+    size: int  # bytes of the image's layers, as containerd stores them unpacked
 
 
 def store() -> Path:
@@ -81,36 +89,77 @@ def ensure_base() -> str:
             )
             for path in TRIMMED:
                 shutil.rmtree(rootfs / path, ignore_errors=True)
-            container = _buildah("from", "--name", f"certwright-base-{base_key()}", "scratch").strip()
-            try:
-                _buildah("copy", container, f"{rootfs}/", "/")
-                _buildah("commit", "--quiet", container, reference)
-            finally:
-                _buildah("rm", container, check=False)
+            _from_folder(reference, rootfs, [])
     return reference
 
 
 def build(tag: str = IMAGE) -> Image:
-    """certwright's image from the Dockerfile at the repository root, and its OCI archive."""
+    """certwright's image from the Dockerfile at the repository root, and its archive."""
+    return _bud(tag, REPO / "Dockerfile", REPO, pip=True)
+
+
+def build_echo() -> Image:
+    """The echo test image: a web server answering with a fixed text (certwright_env/echo.py)."""
+    return _bud(ECHO_IMAGE, ECHO_CONTAINERFILE, REPO / "testenv" / "certwright_env", pip=False)
+
+
+def pause_image(program: Path) -> Image:
+    """The node's sandbox image: the static pause program alone, named by its content."""
+    digest = hashlib.sha256(program.read_bytes()).hexdigest()[:12]
+    reference = f"localhost/certwright-pause:{digest}"
+    with _locked(store().parent / "images.lock"):
+        if not exists(reference):
+            with tempfile.TemporaryDirectory(prefix="certwright-pause-") as scratch:
+                shutil.copy2(program, Path(scratch) / "pause")
+                _from_folder(reference, Path(scratch), ["--entrypoint", '["/pause"]', "--user", "65535:65535"])
+        return _archive(reference)
+
+
+def _bud(tag: str, containerfile: Path, context: Path, *, pip: bool) -> Image:
     base = ensure_base()
     started = time.monotonic()
     with _locked(store().parent / "images.lock"):
-        arguments = ["bud", "--isolation", "chroot", "--layers", "--build-arg", f"BASE={base}", "--tag", tag]
-        if HOST_CA.exists():
+        arguments = ["bud", "--isolation", "chroot", "--network", "host", "--layers", "--quiet"]
+        arguments += ["--build-arg", f"BASE={base}", "--tag", tag]
+        if pip and HOST_CA.exists():
             arguments += [
                 "--volume",
                 f"{HOST_CA}:/etc/ssl/build-ca.crt:ro",
                 "--build-arg",
                 "PIP_CERT=/etc/ssl/build-ca.crt",
             ]
-        _buildah(*arguments, "--file", str(REPO / "Dockerfile"), str(REPO))
-        archive = store() / f"{tag.rsplit('/', 1)[-1].replace(':', '-')}.oci.tar"
-        archive.unlink(missing_ok=True)
-        _buildah("push", "--quiet", tag, f"oci-archive:{archive}:{tag}")
-        _buildah("rmi", "--prune", check=False)  # layers of earlier builds: the store would only grow
-        size = archive.stat().st_size
-    _say(f"image {tag} built in {time.monotonic() - started:.1f} s; its archive is {size / 2**20:.0f} MiB")
-    return Image(tag, archive, size)
+        _buildah(*arguments, "--file", str(containerfile), str(context))
+        image = _archive(tag)
+    _say(f"image {tag} ready in {time.monotonic() - started:.1f} s ({image.size / 2**20:.0f} MiB)")
+    return image
+
+
+def _from_folder(reference: str, folder: Path, config: list[str]) -> None:
+    container = _buildah("from", "--name", f"certwright-{uuid.uuid4().hex[:8]}", "scratch").strip()
+    try:
+        _buildah("copy", container, f"{folder}/", "/")
+        if config:
+            _buildah("config", *config, container)
+        _buildah("commit", "--quiet", container, reference)
+    finally:
+        _buildah("rm", container, check=False)
+
+
+def _archive(reference: str) -> Image:
+    """The image as a docker-archive named by its ID: written once per build, imported by containerd as is."""
+    image_id = _buildah("inspect", "--type", "image", "--format", "{{.FromImageID}}", reference).strip()
+    name = reference.rsplit("/", 1)[-1].split(":", 1)[0]
+    archive = store() / "archives" / name / f"{image_id[:16]}.tar"
+    if not archive.exists():
+        for old in archive.parent.glob("*.tar"):
+            old.unlink()  # earlier builds of this image: the folder would only grow
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        _buildah("push", "--quiet", reference, f"docker-archive:{partial}:{reference}")
+        partial.rename(archive)
+        _buildah("rmi", "--prune", check=False)  # layers of earlier builds
+    return Image(reference, archive, archive.stat().st_size)
 
 
 def exists(reference: str) -> bool:
@@ -119,14 +168,15 @@ def exists(reference: str) -> bool:
 
 def buildah_command(*arguments: str) -> list[str]:
     root = store()
+    driver = STORAGE_DRIVER
     return [
         "buildah",
         "--root",
-        str(root / "storage"),
+        str(root / f"storage-{driver}"),
         "--runroot",
-        str(root / "run"),
+        str(root / f"run-{driver}"),
         "--storage-driver",
-        "vfs",
+        driver,
         *arguments,
     ]
 
@@ -144,4 +194,4 @@ def _run(command: list[str], *, check: bool = True) -> str:
 
 
 def _say(message: str) -> None:
-    print(f"certwright-env: {message}", flush=True)
+    print(f"certwright-env: {message}", file=sys.stderr, flush=True)

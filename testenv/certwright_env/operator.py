@@ -18,7 +18,6 @@ from .processes import Child, spawn
 
 NAMESPACE = "certwright"
 SERVICE_ACCOUNT = "certwright"
-SOLVER_IMAGE = "ghcr.io/certwright/certwright:dev"
 
 
 def install(env: Environment) -> None:
@@ -53,7 +52,6 @@ class OperatorProcess:
                 sys.executable,
                 "-m",
                 "certwright",
-                f"--solver-image={SOLVER_IMAGE}",
                 f"--selfcheck-nameservers={self.env.nameserver}",
                 f"--cluster-resource-namespace={NAMESPACE}",
                 *self.extra,

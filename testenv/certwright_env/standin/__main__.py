@@ -23,27 +23,37 @@ def main(config_file: str) -> None:
     core = client.CoreV1Api(api_client)
     networking = client.NetworkingV1Api(api_client)
 
-    pods = WatchCache("pods", core.list_pod_for_all_namespaces, settings["pod_selector"])
+    run_pods = settings.get("run_pods", True)
+    pods = WatchCache("pods", core.list_pod_for_all_namespaces, settings["pod_selector"] if run_pods else None)
     services = WatchCache("services", core.list_service_for_all_namespaces)
     ingresses = WatchCache("ingresses", networking.list_ingress_for_all_namespaces)
-    kubelet = Kubelet(core, pods, settings)
-    controller = IngressController(networking, ingresses, services, pods, settings)
+    caches = [pods, services, ingresses]
+    slices = None
+    if not run_pods:  # a real node runs the Pods; route to them through their EndpointSlices
+        discovery = client.DiscoveryV1Api(api_client)
+        slices = WatchCache("endpointslices", discovery.list_endpoint_slice_for_all_namespaces)
+        caches.append(slices)
+    kubelet = Kubelet(core, pods, settings) if run_pods else None
+    controller = IngressController(networking, ingresses, services, pods, settings, slices)
 
-    kubelet.register_node()
+    if kubelet is not None:
+        kubelet.register_node()
     controller.ensure_ingress_class()
-    for cache in (pods, services, ingresses):
+    for cache in caches:
         cache.start()
-    for cache in (pods, services, ingresses):
+    for cache in caches:
         cache.synced.wait(30)
-    kubelet.start()
+    if kubelet is not None:
+        kubelet.start()
     server = controller.serve()
     logging.getLogger(__name__).info(
-        "serving Ingresses of class %r on %s:%d; running Pods labelled %r on node %s",
+        "serving Ingresses of class %r on %s:%d; %s",
         settings["ingress_class"],
         settings["address"],
         settings["http_port"],
-        settings["pod_selector"],
-        settings["node_name"],
+        f"running Pods labelled {settings['pod_selector']!r} on node {settings['node_name']}"
+        if run_pods
+        else "the real node runs the Pods",
     )
     Path(settings["ready_file"]).write_text("ready\n")
 
@@ -52,7 +62,8 @@ def main(config_file: str) -> None:
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     stopped.wait()
     server.shutdown()
-    kubelet.stop_all()
+    if kubelet is not None:
+        kubelet.stop_all()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The ingress-controller half of the stand-in: serves port 80 by the Ingresses of its class.
 
-Each request is routed by Host and path through the cached Ingresses, Services and Pods (see
-``routing``) and proxied to the chosen Pod's own address; a request with no route gets what
+Each request is routed by Host and path through the cached Ingresses, Services and EndpointSlices
+(with a real node) or Pods (with the stand-in's own kubelet; see ``routing``) and proxied to the
+chosen Pod's own address; a request with no route gets what
 ingress-nginx gives (404 from the default backend, 503 without endpoints, 502 when the Pod does not
 answer). The failing hop is logged and named in the ``X-Stand-In-Hop`` response header, so a test (or
 a person with curl) sees which of Ingress, Service, selector or Pod is wrong. The stand-in also
@@ -44,11 +45,13 @@ class IngressController:
         services: WatchCache,
         pods: WatchCache,
         config: dict[str, Any],
+        slices: WatchCache | None = None,
     ) -> None:
         self.networking = networking
         self.ingresses = ingresses
         self.services = services
         self.pods = pods
+        self.slices = slices
         self.ingress_class = config["ingress_class"]
         self.address = config["address"]
         self.port = config["http_port"]
@@ -72,6 +75,9 @@ class IngressController:
         backend = routing.select_backend(self.ingresses.items(), self.ingress_class, host, path.split("?", 1)[0])
         if isinstance(backend, routing.Miss):
             return backend
+        if self.slices is not None:  # a real node: Pod IPs from EndpointSlices, as ingress-nginx reads them
+            services, slices, pods = self.services.by_key(), self.slices.items(), self.pods.items()
+            return routing.select_slice_endpoint(backend, services, slices, pods)
         return routing.select_endpoint(backend, self.services.by_key(), self.pods.items())
 
     def serve(self) -> ThreadingHTTPServer:

@@ -196,6 +196,46 @@ def select_endpoint(backend: Backend, services: Mapping[str, Obj], pods: Iterabl
     return Endpoint(pod=name_of(pod), address=pod["status"]["podIP"], port=port)
 
 
+def select_slice_endpoint(
+    backend: Backend, services: Mapping[str, Obj], slices: Iterable[Obj], pods: Iterable[Obj]
+) -> Endpoint | Miss:
+    """As ingress-nginx on a real node: the Service's port, then a ready address from its EndpointSlices.
+
+    The Pods are only read to say why there is no endpoint (no Pod matches, or none is Ready).
+    """
+    key = f"{backend.namespace}/{backend.service}"
+    service = services.get(key)
+    if service is None:
+        return Miss(503, f"service: Service {key} (from Ingress {backend.ingress}) does not exist")
+    spec = service.get("spec", {})
+    service_port = next((p for p in spec.get("ports") or [] if backend.port in (p.get("port"), p.get("name"))), None)
+    if service_port is None:
+        offered = ", ".join(str(p.get("name") or p.get("port")) for p in spec.get("ports") or [])
+        return Miss(503, f"service: Service {key} has no port {backend.port} (it has: {offered or 'none'})")
+    port_name = service_port.get("name") or ""
+    candidates = []
+    for endpoint_slice in slices:
+        meta = endpoint_slice.get("metadata", {})
+        if meta.get("namespace") != backend.namespace:
+            continue
+        if (meta.get("labels") or {}).get("kubernetes.io/service-name") != backend.service:
+            continue
+        ports = endpoint_slice.get("ports") or []
+        port = next((p.get("port") for p in ports if (p.get("name") or "") == port_name), None)
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            if port is not None and (endpoint.get("conditions") or {}).get("ready") and endpoint.get("addresses"):
+                address = endpoint["addresses"][0]
+                pod = (endpoint.get("targetRef") or {}).get("name", address)
+                candidates.append(Endpoint(pod=f"{backend.namespace}/{pod}", address=address, port=port))
+    if candidates:
+        return sorted(candidates, key=lambda e: e.pod)[0]
+    explained = select_endpoint(backend, services, pods)
+    if isinstance(explained, Miss):
+        return explained
+    wanted = port_name or backend.port
+    return Miss(503, f"endpoints: the EndpointSlices of Service {key} list no ready address for port {wanted} yet")
+
+
 def _ready(pod: Obj) -> bool:
     conditions = pod.get("status", {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
