@@ -7,6 +7,8 @@ downward API, ``status.podIP``, as the solver's does).
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -30,6 +32,8 @@ def main() -> None:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - inherited name
             return
 
+    # As a container's first process it gets no default SIGTERM action: stop when the kubelet asks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     HTTPServer((options.address, options.port), Handler).serve_forever()
 
 

@@ -8,6 +8,7 @@ normally or through an exception, stops everything it started.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import ssl
@@ -21,7 +22,7 @@ from typing import Any
 from . import images, nodehost, processes, tlsfiles
 from .base import REPO, Stack
 from .binaries import KUBERNETES_VERSION, Binaries, ensure_all
-from .node import Node
+from .node import NODE_NAME, Node
 from .pebble import PebbleParts
 
 SERVICE_CLUSTER_IP_RANGE = nodehost.SERVICE_SUBNET
@@ -120,6 +121,18 @@ class Environment(Stack):
     @property
     def echo_image(self) -> str:
         return ECHO_IMAGE
+
+    @property
+    def node_name(self) -> str:
+        """The Node that runs this environment's Pods."""
+        return NODE_NAME if self.node is not None else self._standin_node
+
+    @property
+    def pod_network(self) -> ipaddress.IPv4Network:
+        """Where Pod IPs come from: the node's bridge, or the stand-in's loopback range."""
+        if self.node is not None:
+            return ipaddress.IPv4Network(nodehost.SUBNET)
+        return ipaddress.IPv4Network(f"{self.pod_subnet_prefix}.0.0/16")
 
     @property
     def nameserver(self) -> str:
@@ -332,6 +345,10 @@ class Environment(Stack):
             60,
         )
 
+    @property
+    def _standin_node(self) -> str:
+        return f"stand-in-{self.address.replace('.', '-')}"
+
     def _disabled_controllers(self) -> tuple[str, ...]:
         return DISABLED_CONTROLLERS if self.node is not None else STANDIN_DISABLED_CONTROLLERS + DISABLED_CONTROLLERS
 
@@ -351,7 +368,7 @@ class Environment(Stack):
                     "pod_subnet_prefix": self.pod_subnet_prefix,
                     "pod_selector": self.pod_selector,
                     "ingress_class": self.ingress_class,
-                    "node_name": f"stand-in-{self.address.replace('.', '-')}",
+                    "node_name": self._standin_node,
                     "run_pods": self.node is None,
                     "kubernetes_version": KUBERNETES_VERSION,
                     "images": self.image_map,
@@ -375,7 +392,12 @@ class Environment(Stack):
         return context
 
     def pause_pods(self, paused: bool = True) -> None:
-        """While paused, the stand-in starts no new Pod (as a node that is slow to start them)."""
+        """While paused, no new Pod starts (as in a cluster that is slow to start them).
+
+        The real node is cordoned, so new Pods stay Pending; the stand-in simply waits.
+        """
+        if self.node is not None:
+            self.kubectl("uncordon" if not paused else "cordon", NODE_NAME)
         _flag(self.run_dir / "stand-in.pause-pods", paused)
 
     def hold_validation(self, held: bool = True) -> None:

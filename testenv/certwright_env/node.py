@@ -237,6 +237,8 @@ class Node:
                     "ipam": {
                         "type": "host-local",
                         "ranges": [[{"subnet": nodehost.SUBNET, "gateway": nodehost.GATEWAY}]],
+                        # As in any cluster; the fence (nodehost.prepare) keeps it on this machine.
+                        "routes": [{"dst": "0.0.0.0/0"}],
                         "dataDir": str(cni / "ipam"),
                     },
                 },

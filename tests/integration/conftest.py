@@ -14,6 +14,11 @@ _ENVIRONMENTS: list[Environment] = []
 DEFAULT_ISSUER = "tls-acme-default"  # the operator's --default-issuer, for kubernetes.io/tls-acme
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that take the machine's one real node themselves run before the session's environment holds it."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("owns_node") else 1)
+
+
 @pytest.fixture(scope="session")
 def env() -> Iterator[Environment]:
     with Environment() as environment:
