@@ -3,7 +3,8 @@
     PYTHONPATH=operator:testenv:. .venv/bin/python bench/operator_issuance.py [--single 10] [--burst 100]
 
 Measured the way DESIGN §7 gives cert-manager's figures: Pebble with validation sleep off and its
-default 5 % nonce rejection, HTTP-01 through the cluster stand-in, one name per Certificate. API
+default 5 % nonce rejection, HTTP-01 through the stand-in's ingress to solver Pods on the real node
+(as root; ``--stand-in`` runs them as the stand-in's processes), one name per Certificate. API
 requests are the operator's own, counted from the API server's audit log. Prints; asserts nothing.
 """
 
@@ -176,8 +177,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--single", type=int, default=10)
     parser.add_argument("--burst", type=int, nargs="*", default=[100])
+    parser.add_argument("--stand-in", action="store_true", help="Pods as stand-in processes, not on the real node")
     options = parser.parse_args()
-    with Environment() as env:
+    with Environment(real_node=not options.stand_in) as env:
+        print(f"solver Pods run on {'the real node' if env.node else 'the stand-in kubelet'}")
         install(env)
         operator = OperatorProcess(env)
         operator.start()

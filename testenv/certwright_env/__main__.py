@@ -26,7 +26,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     ask_for_sigterm_when_parent_dies()  # `make env` stopped with SIGTERM does not pass it on
     print(
-        "certwright-env: starting etcd, kube-apiserver, kube-controller-manager, Pebble, DNS and the stand-in…",
+        "certwright-env: starting etcd, kube-apiserver, kube-controller-manager, Pebble, DNS, the node and the "
+        "stand-in's ingress…",
         file=sys.stderr,
         flush=True,
     )
@@ -37,6 +38,14 @@ def main() -> int:
         issuer_file = env.run_dir / "issuer-pebble.yaml"
         issuer_file.write_text(pebble_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle))
         exports = env.exports() + f"\nexport CERTWRIGHT_NAMESPACE={NAMESPACE}"
+        if env.node is not None:
+            print(
+                f"certwright-env: node {env.node_name}: kubelet with containerd {env.node.runtime_version()} and runc; "
+                f"Pods can run {env.certwright_image} (imagePullPolicy: Never or IfNotPresent)",
+                file=sys.stderr,
+            )
+        else:
+            print("certwright-env: Pods run on the stand-in kubelet (as local processes)", file=sys.stderr)
         exports_file = options.exports_file or env.run_dir / "env.sh"
         exports_file.write_text(exports + "\n")
         timings = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in env.timings.items())

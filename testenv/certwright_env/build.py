@@ -1,9 +1,21 @@
-"""``python -m certwright_env.build`` (``make binaries``): find or build every binary, print where each is."""
+"""``python -m certwright_env.build`` (``make binaries``): find or build every binary, print where each is.
+
+Where a real node can run (as root), also the node's binaries and images, so that no test waits for them.
+"""
 
 from __future__ import annotations
 
-from .binaries import ensure_all
+from . import images, nodehost
+from .binaries import ensure_all, ensure_node, ensure_pause
 
 if __name__ == "__main__":
     for name, path in vars(ensure_all()).items():
         print(f"{name}: {path}")
+    reason = nodehost.unavailable() or images.available()
+    if reason is None:
+        for name, path in ensure_node().items():
+            print(f"{name}: {path}")
+        for image in (images.pause_image(ensure_pause()), images.build(), images.build_echo()):
+            print(f"image {image.reference}: {image.archive}")
+    else:
+        print(f"no real node here ({reason}): its binaries and images are not built")

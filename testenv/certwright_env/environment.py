@@ -430,6 +430,7 @@ class Environment(Stack):
                 f"export PEBBLE_CA_BUNDLE={self.pebble_ca_bundle}",
                 f"export PEBBLE_MANAGEMENT_URL={self.pebble_management_url}",
                 f"export CERTWRIGHT_ENV_NAMESERVERS={self.nameserver}",
+                f"export CERTWRIGHT_IMAGE={self.certwright_image}",
             ]
         )
 
