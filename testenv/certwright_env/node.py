@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING
 import certwright
 
 from . import images, nodehost, processes
-from .binaries import ensure_node, ensure_pause
+from .binaries import cache_root, ensure_node, ensure_pause
 from .tlsfiles import Pair
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ class Node:
         self.binaries = ensure_node()
         self.address = nodehost.GATEWAY
         self.socket = self.folder / "containerd.sock"
+        # Images and their unpacked layers outlive the run, like the binaries: unpacking certwright's
+        # image takes about ten seconds, and only a changed layer needs it again. Containers do not.
+        self.store = cache_root().parent / "node" / "containerd"
         self._images: dict[str, images.Image] = {}
         self._image_error: BaseException | None = None
         self._builder: threading.Thread | None = None
@@ -123,9 +126,26 @@ class Node:
         config = self._containerd_config()
         child = self.env.spawn("containerd", ["containerd", "--config", config])
         processes.wait_until(child, lambda: self._ctr("version", check=False).returncode == 0, 30)
+        self._forget_containers()
+        present = set(self._ctr("images", "list", "--quiet").stdout.split())
+        imported = self.store.parent / "imported.json"
+        known = json.loads(imported.read_text()) if imported.exists() else {}
         for image in self._images.values():
-            self._ctr("images", "import", "--no-unpack", str(image.archive))
+            if image.reference in present and known.get(image.reference) == image.archive.name:
+                continue
+            self._ctr("images", "import", str(image.archive))  # and unpacked, so a first Pod starts at once
+            known[image.reference] = image.archive.name
+            imported.write_text(json.dumps(known, indent=2))
         self._ctr("images", "tag", "--force", images.IMAGE, CERTWRIGHT_IMAGE)
+
+    def _forget_containers(self) -> None:
+        """The store keeps images only: containers and their writable layers from earlier runs go."""
+        for container in self._ctr("containers", "list", "--quiet").stdout.split():
+            self._ctr("containers", "delete", container, check=False)
+        listing = self._ctr("snapshots", "--snapshotter", "overlayfs", "list").stdout.splitlines()[1:]
+        for words in (line.split() for line in listing):
+            if words and words[-1] == "Active":  # KEY [PARENT] KIND
+                self._ctr("snapshots", "--snapshotter", "overlayfs", "remove", words[0], check=False)
 
     def start_kubelet(self) -> None:
         kubeconfig = self._kubeconfig("kubelet", self.kubelet_client)
@@ -248,7 +268,7 @@ class Node:
         (cni / "net.d" / "10-certwright.conflist").write_text(json.dumps(conflist, indent=2))
         cri = 'plugins."io.containerd.grpc.v1.cri"'
         text = f"""version = 2
-root = "{self.folder / "containerd" / "root"}"
+root = "{self.store}"
 state = "{self.folder / "containerd" / "state"}"
 disabled_plugins = [
   "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
