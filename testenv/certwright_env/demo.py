@@ -15,7 +15,10 @@ from .operator import OperatorProcess, install
 
 
 def main() -> int:
-    print("certwright demo: starting a local control plane, Pebble, the cluster stand-in and the operator…", flush=True)
+    print(
+        "certwright demo: starting a local control plane, a node, Pebble, the ingress stand-in and the operator…",
+        flush=True,
+    )
     with Environment() as env:
         install(env)
         operator = OperatorProcess(env)
@@ -23,10 +26,12 @@ def main() -> int:
         print(f"certwright demo: ready in {env.timings['total']:.1f} s; component logs in {env.log_dir}\n")
         issuer_file = env.run_dir / "issuer-pebble.yaml"
         issuer_file.write_text(pebble_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle))
+        _show(env, "get", "nodes", "-o", "wide")
         _show(env, "create", "namespace", "demo")
         _show(env, "apply", "-n", "demo", "-f", str(issuer_file))
         started = time.monotonic()
         _show(env, "apply", "-n", "demo", "-f", str(REPO / "examples" / "certificate.yaml"))
+        _show(env, "get", "pods", "-n", "demo", "-o", "wide")  # the HTTP-01 solver, starting
         _show(env, "wait", "-n", "demo", "certificate/web", "--for=condition=Ready", "--timeout=90s")
         print(f"certwright demo: Ready {time.monotonic() - started:.1f} s after kubectl apply\n")
         _show(env, "get", "certificates", "-n", "demo")

@@ -72,12 +72,16 @@ class Environment(Stack):
         self.pebble_config = pebble_config
         self.real_node = real_node
         self.node: Node | None = None
+        self.no_node_reason = ""
 
     def _start_components(self) -> None:
         """Start every component in dependency order, waiting until each one is ready."""
         self.binaries = self.binaries or ensure_all()
-        if self.real_node:
-            self.node = Node.claim(self)
+        claimed = Node.claim(self) if self.real_node else "not asked for"
+        if isinstance(claimed, Node):
+            self.node = claimed
+        else:
+            self.no_node_reason = claimed
         if self.node is not None:
             self.node.build_images()
             self.timed("bridge", self.node.prepare_host)

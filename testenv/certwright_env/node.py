@@ -62,8 +62,8 @@ class Node:
         self._builder: threading.Thread | None = None
 
     @classmethod
-    def claim(cls, env: Environment) -> Node | None:
-        """The machine's real node for ``env``, or None after saying why the stand-in kubelet runs instead."""
+    def claim(cls, env: Environment) -> Node | str:
+        """The machine's real node for ``env``, or why not (also said) when the stand-in kubelet runs instead."""
         reason = nodehost.unavailable() or images.available()
         lock = None
         if reason is None:
@@ -81,7 +81,7 @@ class Node:
                 lock.close()
         if reason is not None:
             _say(f"no real node ({reason}); Pods run on the stand-in kubelet")
-            return None
+            return reason
         assert lock is not None
         return cls(env, lock)
 

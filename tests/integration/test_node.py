@@ -30,7 +30,7 @@ RESTRICTED = {
 
 def _needs_node(env: Environment) -> None:
     if env.node is None:
-        pytest.skip("no real node here (the environment said why when it started); Pods run on the stand-in")
+        pytest.skip(f"no real node here ({env.no_node_reason}); Pods run on the stand-in")
 
 
 def _apply(env: Environment, *objects: dict[str, Any]) -> None:
