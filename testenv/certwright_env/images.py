@@ -17,14 +17,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import REPO
+from .base import REPO, say
 from .binaries import _locked, cache_root
 
 SUITE = "bookworm"
@@ -71,10 +71,10 @@ def base_key() -> str:
 def ensure_base() -> str:
     """The base image's reference, made from Debian packages the first time (about a minute)."""
     reference = f"localhost/certwright-base:{base_key()}"
-    with _locked(store().parent / "images.lock"):
+    with _store_locked():
         if exists(reference):
             return reference
-        _say(f"building the base image {reference} from Debian {SUITE} ({', '.join(PACKAGES)}) — first time only")
+        say(f"building the base image {reference} from Debian {SUITE} ({', '.join(PACKAGES)}) — first time only")
         with tempfile.TemporaryDirectory(prefix="certwright-rootfs-") as scratch:
             rootfs = Path(scratch) / "rootfs"
             _run(
@@ -107,7 +107,7 @@ def pause_image(program: Path) -> Image:
     """The node's sandbox image: the static pause program alone, named by its content."""
     digest = hashlib.sha256(program.read_bytes()).hexdigest()[:12]
     reference = f"localhost/certwright-pause:{digest}"
-    with _locked(store().parent / "images.lock"):
+    with _store_locked():
         if not exists(reference):
             with tempfile.TemporaryDirectory(prefix="certwright-pause-") as scratch:
                 shutil.copy2(program, Path(scratch) / "pause")
@@ -118,7 +118,7 @@ def pause_image(program: Path) -> Image:
 def _bud(tag: str, containerfile: Path, context: Path, *, pip: bool) -> Image:
     base = ensure_base()
     started = time.monotonic()
-    with _locked(store().parent / "images.lock"):
+    with _store_locked():
         arguments = ["bud", "--isolation", "chroot", "--network", "host", "--layers", "--quiet"]
         arguments += ["--build-arg", f"BASE={base}", "--tag", tag]
         if pip and HOST_CA.exists():
@@ -130,7 +130,7 @@ def _bud(tag: str, containerfile: Path, context: Path, *, pip: bool) -> Image:
             ]
         _buildah(*arguments, "--file", str(containerfile), str(context))
         image = _archive(tag)
-    _say(f"image {tag} ready in {time.monotonic() - started:.1f} s ({image.size / 2**20:.0f} MiB)")
+    say(f"image {tag} ready in {time.monotonic() - started:.1f} s ({image.size / 2**20:.0f} MiB)")
     return image
 
 
@@ -162,6 +162,12 @@ def _archive(reference: str) -> Image:
     return Image(reference, archive, archive.stat().st_size)
 
 
+def _store_locked() -> AbstractContextManager[None]:
+    """One build at a time in the store (two environments may start at once)."""
+    store().mkdir(parents=True, exist_ok=True)
+    return _locked(store().parent / "images.lock")
+
+
 def exists(reference: str) -> bool:
     return subprocess.run(buildah_command("inspect", "--type", "image", reference), capture_output=True).returncode == 0
 
@@ -191,7 +197,3 @@ def _run(command: list[str], *, check: bool = True) -> str:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
         raise ImageError(f"{' '.join(command[:6])} … failed ({result.returncode}):\n{tail}")
     return result.stdout
-
-
-def _say(message: str) -> None:
-    print(f"certwright-env: {message}", file=sys.stderr, flush=True)

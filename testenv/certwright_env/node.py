@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import IO, TYPE_CHECKING
 import certwright
 
 from . import images, nodehost, processes
+from .base import say
 from .binaries import cache_root, ensure_node, ensure_pause
 from .tlsfiles import Pair
 
@@ -71,7 +71,7 @@ class Node:
         if reason is None and lock is not None:
             leftover = nodehost.Record.load()
             if leftover is not None:
-                _say(f"clearing what an earlier node left on this machine (pid {leftover.owner}, {leftover.folder})")
+                say(f"clearing what an earlier node left on this machine (pid {leftover.owner}, {leftover.folder})")
                 problems = nodehost.clear(leftover)
                 if problems:
                     lock.close()
@@ -80,7 +80,7 @@ class Node:
             if reason is not None:
                 lock.close()
         if reason is not None:
-            _say(f"no real node ({reason}); Pods run on the stand-in kubelet")
+            say(f"no real node ({reason}); Pods run on the stand-in kubelet")
             return reason
         assert lock is not None
         return cls(env, lock)
@@ -202,7 +202,7 @@ class Node:
             self._lock.close()
             self._lock = None
         if problems:
-            _say("the node left something behind: " + "; ".join(problems))
+            say("the node left something behind: " + "; ".join(problems))
         return problems
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -344,7 +344,3 @@ disabled_plugins = [
 def _get_ok(url: str) -> bool:
     with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own URL
         return bool(response.status == 200)
-
-
-def _say(message: str) -> None:
-    print(f"certwright-env: {message}", file=sys.stderr, flush=True)

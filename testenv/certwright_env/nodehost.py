@@ -3,7 +3,7 @@
 The kubelet, kube-proxy and containerd reach outside their run folder: a bridge and its route,
 sysctls, iptables chains in both IP families, nfacct counters, conntrack entries, ``/kubepods``
 cgroups, mounts, container processes held by containerd's shims (which outlive containerd), and a
-few fixed paths. One node runs per machine, under the lock ``/run/certwright-node.lock``; before it
+few fixed paths. One node runs per machine, under a lock beside the environments' address locks; before it
 touches anything it writes ``/run/certwright-node.json`` (the sysctls as they were, which fixed paths
 were absent, its folder). ``clear`` undoes all of it from that record. It runs when the node stops,
 and when the next node starts and finds a record whose writer is gone (a test run killed with
@@ -21,12 +21,13 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
-LOCK = Path("/run/certwright-node.lock")
+LOCK = Path(tempfile.gettempdir()) / "certwright-env-locks" / "node.lock"  # beside the address locks
 RECORD = Path("/run/certwright-node.json")
 BRIDGE = "cw-node0"
 SUBNET = "10.244.0.0/24"
@@ -104,6 +105,7 @@ def unavailable() -> str | None:
 
 def claim() -> tuple[IO[str] | None, str | None]:
     """The machine's node lock, or why not: it is held by another environment."""
+    LOCK.parent.mkdir(exist_ok=True)
     handle = LOCK.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
