@@ -120,6 +120,8 @@ def _bud(tag: str, containerfile: Path, context: Path, *, pip: bool) -> Image:
     started = time.monotonic()
     with _store_locked():
         arguments = ["bud", "--isolation", "chroot", "--network", "host", "--layers", "--quiet"]
+        # RUN steps take a lock in the CNI configuration folder, by default /etc/cni/net.d: keep it here.
+        arguments += ["--cni-config-dir", str(store() / "cni")]
         arguments += ["--build-arg", f"BASE={base}", "--tag", tag]
         if pip and HOST_CA.exists():
             arguments += [

@@ -12,6 +12,7 @@ import base64
 import datetime
 import hashlib
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,9 @@ class AccountRegistry:
         self.cluster_resource_namespace = cluster_resource_namespace
         self.accounts: dict[str, IssuerAccount] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._bundles = Path(tempfile.mkdtemp(prefix="certwright-ca-bundles-"))
+        # requests verifies against a file: one per distinct bundle, named by its content and shared
+        # by every operator process on the host, so restarts (and kills) add nothing.
+        self._bundles = Path(tempfile.gettempdir()) / "certwright-ca-bundles"
 
     def secret_namespace(self, issuer: dict[str, Any]) -> str:
         """Secrets of a ClusterIssuer live in the cluster resource namespace, as in cert-manager."""
@@ -137,7 +140,10 @@ class AccountRegistry:
             return None
         path = self._bundles / f"{hashlib.sha256(spec.ca_bundle).hexdigest()[:16]}.pem"
         if not path.exists():
-            path.write_bytes(spec.ca_bundle)
+            self._bundles.mkdir(mode=0o700, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(spec.ca_bundle)
+            partial.replace(path)  # whole or absent, also for a process reading it at the same time
         return str(path)
 
 
