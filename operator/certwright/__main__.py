@@ -14,7 +14,7 @@ from typing import Any
 import kopf
 from kubernetes import client, config
 
-from . import __version__
+from . import __version__, logs
 from .controllers import certificates, ingresses, issuers
 from .domain.ingresses import parse_default_issuer
 from .kube.accounts import AccountRegistry
@@ -55,6 +55,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="ClusterIssuer/NAME or Issuer/NAME for Ingresses annotated only with kubernetes.io/tls-acme",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="json: one object per line, for a log stack"
+    )
+    parser.add_argument(
+        "--health-address",
+        default="",
+        help="host:port to serve /healthz on (liveness and readiness probes); off when empty",
+    )
     return parser.parse_args(argv)
 
 
@@ -118,12 +126,13 @@ async def run(options: argparse.Namespace) -> None:
         clusterwide=not options.namespace,
         namespaces=options.namespace,
         memo=kopf.Memo(context=context),
+        liveness_endpoint=f"http://{options.health_address}/healthz" if options.health_address else None,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    logging.basicConfig(level=options.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(options.log_level, options.log_format)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # "Handler succeeded" for every event
     logging.getLogger(__name__).info("certwright %s starting", __version__)
