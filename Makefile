@@ -7,7 +7,7 @@ ENVPY  := PYTHONPATH=testenv $(PY)
 # Go from go.dev installs into /usr/local/go; make sure the builds find it.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help test lint unit demo env binaries system-deps clean
+.PHONY: help test lint unit demo env binaries generate system-deps clean
 
 help:
 	@echo "make demo   start the local control plane with Pebble and show it working"
@@ -29,6 +29,10 @@ $(STAMP): pyproject.toml constraints.txt | system-deps
 # etcd, kube-apiserver, kube-controller-manager, kubectl, Pebble: built once, cached by version.
 binaries: $(STAMP)
 	$(ENVPY) -m certwright_env.build
+
+# The chart's copy of crds/ and manifests/certwright.yaml, from the chart with its defaults.
+generate: $(STAMP)
+	$(ENVPY) -m certwright_env.chart
 
 lint: $(STAMP)
 	$(PY) -m ruff check operator testenv tests bench

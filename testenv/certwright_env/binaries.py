@@ -26,6 +26,7 @@ from pathlib import Path
 KUBERNETES_VERSION = os.environ.get("CERTWRIGHT_K8S_VERSION", "v1.35.4")
 ETCD_VERSION = os.environ.get("CERTWRIGHT_ETCD_VERSION", "v3.6.16")
 PEBBLE_VERSION = os.environ.get("CERTWRIGHT_PEBBLE_VERSION", "v2.10.3")
+HELM_VERSION = os.environ.get("CERTWRIGHT_HELM_VERSION", "v3.22.0")
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kubectl")
 # What the real node adds (issue 11): built from the same module, cached apart so the control plane's
@@ -97,6 +98,31 @@ def ensure_node() -> dict[str, Path]:
         "≈1 minute with the control plane's Go modules cached",
     )
     return {name: directory / name for name in NODE_COMMANDS}
+
+
+def ensure_helm() -> Path:
+    """helm, built from its Go module like the control plane (about a minute the first time)."""
+    module = f"helm.sh/helm/v{HELM_VERSION.removeprefix('v').split('.')[0]}"
+    # Helm's release build stamps the Kubernetes version it assumes without a cluster (helm template,
+    # helm lint); unset, it is 1.20, below the chart's kubeVersion. Ours is the environment's.
+    major, minor = KUBERNETES_VERSION.removeprefix("v").split(".")[:2]
+    stamps = " ".join(
+        f"-X {module}/pkg/{package}.k8sVersion{part}={value}"
+        for package in ("chartutil", "lint/rules")
+        for part, value in (("Major", major), ("Minor", minor))
+    )
+    directory = _ensure_built(
+        f"helm-{HELM_VERSION}",
+        ("helm",),
+        lambda out: _go_build_module(
+            out,
+            requires={module: HELM_VERSION},
+            packages={"helm": f"{module}/cmd/helm"},
+            ldflags=f"-X {module}/internal/version.version={HELM_VERSION} {stamps} -s -w",
+        ),
+        "≈1 minute",
+    )
+    return directory / "helm"
 
 
 PAUSE_SOURCE = """package main

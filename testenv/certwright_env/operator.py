@@ -8,10 +8,13 @@ environment's DNS, the one setting a split-horizon cluster would also need.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 from pathlib import Path
+
+import yaml
 
 from .environment import REPO, Environment, KubectlError
 from .processes import Child, spawn
@@ -21,9 +24,18 @@ SERVICE_ACCOUNT = "certwright"
 
 
 def install(env: Environment) -> None:
-    """CRDs and the operator's namespace, ServiceAccount and RBAC, applied as a user would."""
+    """CRDs and the operator's namespace, ServiceAccount and RBAC from the plain install, as a user applies them.
+
+    The manifests' Deployment is left out: here the operator runs as a process from this checkout.
+    """
     env.kubectl("apply", "-f", str(REPO / "crds"))
-    env.kubectl("apply", "-f", str(REPO / "manifests"))
+    documents = [
+        document
+        for path in sorted((REPO / "manifests").glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document and document.get("kind") != "Deployment"
+    ]
+    env.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": documents}))
     env.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     for _ in range(100):  # the controller-manager fills in the namespace's default ServiceAccount
         try:

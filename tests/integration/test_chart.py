@@ -1,0 +1,119 @@
+"""The Helm chart and the plain manifests generated from it (issue 12, first part).
+
+helm is built from its Go module like the control plane. What runs the chart on the real node
+(`helm install`, upgrade, uninstall) comes with the in-cluster operator.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from certwright_env import Environment, chart
+from certwright_env.base import REPO
+from certwright_env.binaries import ensure_helm
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return ensure_helm()
+
+
+def _documents(rendered: str) -> list[dict[str, object]]:
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+def _kinds(rendered: str) -> list[str]:
+    return sorted(f"{d['kind']}/{d['metadata']['name']}" for d in _documents(rendered))
+
+
+def test_the_chart_lints_clean(helm: Path) -> None:
+    completed = subprocess.run([str(helm), "lint", "--strict", str(chart.CHART)], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_the_chart_and_the_plain_manifests_do_not_drift(helm: Path) -> None:
+    for source in sorted((REPO / "crds").glob("*.yaml")):
+        copy = chart.CHART_CRDS / source.name
+        assert copy.read_bytes() == source.read_bytes(), f"{copy} differs from {source}: run make generate"
+    assert sorted(p.name for p in chart.CHART_CRDS.glob("*.yaml")) == sorted(
+        p.name for p in (REPO / "crds").glob("*.yaml")
+    )
+    assert chart.MANIFEST.read_text() == chart.plain_manifest(helm), "manifests/ drifted: run make generate"
+
+
+def test_the_defaults_render_what_a_user_installs(helm: Path) -> None:
+    rendered = chart.render(helm=helm)
+    assert _kinds(rendered) == [
+        "ClusterRole/certwright",
+        "ClusterRoleBinding/certwright",
+        "CustomResourceDefinition/certificates.certwright.dev",
+        "CustomResourceDefinition/challenges.certwright.dev",
+        "CustomResourceDefinition/clusterissuers.certwright.dev",
+        "CustomResourceDefinition/issuers.certwright.dev",
+        "Deployment/certwright",
+        "ServiceAccount/certwright",
+    ]
+    crds = [d for d in _documents(rendered) if d["kind"] == "CustomResourceDefinition"]
+    assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds)
+    deployment = next(d for d in _documents(rendered) if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert container["image"] == "ghcr.io/certwright/certwright:0.1.0"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+
+    without = chart.render("--set", "crds.enabled=false", "--set", "crds.keep=false", helm=helm)
+    assert not [d for d in _documents(without) if d["kind"] == "CustomResourceDefinition"]
+
+
+def test_values_change_what_they_name(helm: Path) -> None:
+    digest = "sha256:" + "ab" * 32
+    rendered = chart.render(
+        "--set", f"image.digest={digest}",
+        "--set", "logFormat=json",
+        "--set", "defaultIssuer=ClusterIssuer/letsencrypt",
+        "--set", "watchNamespace=shop",
+        helm=helm,
+    )  # fmt: skip
+    documents = _documents(rendered)
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"ghcr.io/certwright/certwright@{digest}"
+    assert f"--solver-image=ghcr.io/certwright/certwright@{digest}" in container["args"]
+    assert {"--log-format=json", "--default-issuer=ClusterIssuer/letsencrypt", "--namespace=shop"} <= set(
+        container["args"]
+    )
+    role = next(d for d in documents if d["kind"] == "Role")
+    assert role["metadata"]["namespace"] == "shop"
+    assert not [d for d in documents if d["kind"].startswith("Cluster") and d["kind"] != "CustomResourceDefinition"]
+    assert "clusterissuers" not in yaml.safe_dump(role)
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("replicaCount=two", "replicaCount"),
+        ("logFormat=xml", "logFormat"),
+        ("image.pullPolicy=Sometimes", "pullPolicy"),
+    ],
+)
+def test_a_wrong_value_is_refused_with_its_field_named(helm: Path, value: str, field: str) -> None:
+    with pytest.raises(RuntimeError) as refused:
+        chart.render("--set", value, helm=helm)
+    assert field in str(refused.value)
+
+
+def test_the_rendered_chart_passes_the_api_servers_validation(env: Environment, helm: Path, tmp_path: Path) -> None:
+    rendered = tmp_path / "certwright.yaml"
+    rendered.write_text(chart.render(helm=helm))
+    env.kubectl("apply", "-f", str(REPO / "crds"))
+    env.kubectl("create", "namespace", "certwright", check=False)
+    completed = env.kubectl("apply", "--dry-run=server", "-f", str(rendered))  # raises on any refusal
+    lines = completed.stdout.splitlines()
+    assert len(lines) == len(_documents(rendered.read_text()))
+    assert all(line.endswith("(server dry run)") for line in lines)
