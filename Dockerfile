@@ -23,6 +23,10 @@ RUN python3 -m venv /opt/certwright \
 COPY operator/certwright /opt/certwright/app/certwright
 RUN /opt/certwright/bin/python -m compileall -q /opt/certwright/app
 
+# A name for uid 65532, for tools that ask the password database.
+RUN echo 'certwright:x:65532:65532:certwright:/nonexistent:/usr/sbin/nologin' >> /etc/passwd \
+ && echo 'certwright:x:65532:' >> /etc/group
+
 ENV PATH=/opt/certwright/bin:$PATH PYTHONPATH=/opt/certwright/app PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER 65532:65532
 ENTRYPOINT ["python", "-m", "certwright"]

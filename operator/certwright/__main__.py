@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import kopf
 from kubernetes import client, config
@@ -72,7 +74,7 @@ def build_registry() -> kopf.OperatorRegistry:
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
+        return kopf.login_with_kubeconfig(**kwargs) or in_cluster_login()
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -85,6 +87,31 @@ def build_registry() -> kopf.OperatorRegistry:
     certificates.setup(registry)
     ingresses.setup(registry)
     return registry
+
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster_login(
+    environ: Mapping[str, str] = os.environ, folder: Path = SERVICE_ACCOUNT
+) -> kopf.ConnectionInfo | None:
+    """The API server as a Pod finds it: KUBERNETES_SERVICE_HOST/PORT and the mounted token (re-read on 401).
+
+    kopf's own service-account login names https://kubernetes.default.svc, which needs cluster DNS;
+    client-go and the kubernetes client use these variables, and so does this.
+    """
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+    token = folder / "token"
+    if not host or not port or not token.exists():
+        return None
+    namespace = folder / "namespace"
+    return kopf.ConnectionInfo(
+        server=f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}",
+        ca_path=str(folder / "ca.crt"),
+        scheme="Bearer",
+        token=token.read_text().strip(),
+        default_namespace=namespace.read_text().strip() if namespace.exists() else None,
+    )
 
 
 def api_client() -> client.ApiClient:
@@ -126,6 +153,8 @@ async def run(options: argparse.Namespace) -> None:
         clusterwide=not options.namespace,
         namespaces=options.namespace,
         memo=kopf.Memo(context=context),
+        # kopf would ask the password database for a user name, which an image's arbitrary uid lacks.
+        identity=cast(Any, f"certwright@{socket.gethostname()}"),  # kopf's Identity: a NewType of str, not exported
         liveness_endpoint=f"http://{options.health_address}/healthz" if options.health_address else None,
     )
 
@@ -134,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     logs.configure(options.log_level, options.log_format)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # a line per health probe
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # "Handler succeeded" for every event
     logging.getLogger(__name__).info("certwright %s starting", __version__)
     asyncio.run(run(options))

@@ -39,7 +39,10 @@ class Stack:
         self.log_dir = self.run_dir / "logs"
         self.children: list[Child] = []
         self.timings: dict[str, float] = {}
+        # Where the stack's services answer (Pebble, its DNS, HTTP on port 80); ``loopback`` is the
+        # 127.A.0.1 it claimed, for what only this machine needs to reach.
         self.address = ""
+        self.loopback = ""
         self.http_port = 0
         self._lock: IO[str] | None = None
 
@@ -59,7 +62,7 @@ class Stack:
     def start(self) -> None:
         started = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.address = self._claim_address()
+        self.address = self.loopback = self._claim_address()
         self.http_port = 80 if os.geteuid() == 0 else processes.free_port(self.address)
         if self.http_port != 80:
             say(f"not root: port 80 cannot be bound, so HTTP-01 goes to port {self.http_port} (Pebble's httpPort)")

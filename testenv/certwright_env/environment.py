@@ -80,6 +80,9 @@ class Environment(Stack):
         claimed = Node.claim(self) if self.real_node else "not asked for"
         if isinstance(claimed, Node):
             self.node = claimed
+            # Pebble, its DNS and the ingress answer on the node's bridge, where Pods reach them too
+            # (an operator running in the cluster); the control plane stays on the loopback address.
+            self.address = claimed.address
         else:
             self.no_node_reason = claimed
         if self.node is not None:
@@ -157,13 +160,13 @@ class Environment(Stack):
     @property
     def pod_subnet_prefix(self) -> str:
         """Pods of this environment get ``<prefix>.1.1`` and up (127.A.0.1 is the environment's own)."""
-        return self.address.rsplit(".", 2)[0]
+        return self.loopback.rsplit(".", 2)[0]
 
     # -- PKI and kubeconfigs -----------------------------------------------------------------
 
     def _write_pki(self) -> None:
         pki = self.run_dir / "pki"
-        hosts = [self.address, "localhost", "127.0.0.1"]
+        hosts = sorted({self.address, self.loopback, "localhost", "127.0.0.1"})
         self.apiserver_pair = self.ca.serving(
             "kube-apiserver",
             [*hosts, nodehost.GATEWAY, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "10.0.0.1"],
@@ -209,10 +212,10 @@ class Environment(Stack):
 
     def _start_etcd(self) -> None:
         assert self.binaries is not None
-        client_port = processes.free_port(self.address)
-        peer_port = processes.free_port(self.address)
-        client_url = f"http://{self.address}:{client_port}"
-        peer_url = f"http://{self.address}:{peer_port}"
+        client_port = processes.free_port(self.loopback)
+        peer_port = processes.free_port(self.loopback)
+        client_url = f"http://{self.loopback}:{client_port}"
+        peer_url = f"http://{self.loopback}:{peer_port}"
         self.etcd_url = client_url
         child = self.spawn(
             "etcd",
@@ -289,7 +292,7 @@ class Environment(Stack):
             self.run_dir / "kubeconfig-scheduler",
             {"client-certificate": str(self.scheduler_client.cert), "client-key": str(self.scheduler_client.key)},
         )
-        port = processes.free_port(self.address)
+        port = processes.free_port(self.loopback)
         child = self.spawn(
             "kube-scheduler",
             [
@@ -297,7 +300,7 @@ class Environment(Stack):
                 f"--kubeconfig={kubeconfig}",
                 f"--authentication-kubeconfig={kubeconfig}",
                 f"--authorization-kubeconfig={kubeconfig}",
-                f"--bind-address={self.address}",
+                f"--bind-address={self.loopback}",
                 f"--secure-port={port}",
                 f"--tls-cert-file={self.scheduler_pair.cert}",
                 f"--tls-private-key-file={self.scheduler_pair.key}",
@@ -306,7 +309,7 @@ class Environment(Stack):
             ],
         )
         context = self.ssl_context()
-        processes.wait_until(child, lambda: _get(f"https://{self.address}:{port}/healthz", context) == b"ok", 60)
+        processes.wait_until(child, lambda: _get(f"https://{self.loopback}:{port}/healthz", context) == b"ok", 60)
 
     def _start_controller_manager(self) -> Callable[[], None]:
         """Start it and return the wait for it, which the other components need not hold up."""
@@ -318,7 +321,7 @@ class Environment(Stack):
                 "client-key": str(self.controller_manager_client.key),
             },
         )
-        port = processes.free_port(self.address)
+        port = processes.free_port(self.loopback)
         child = self.spawn(
             "kube-controller-manager",
             [
@@ -326,7 +329,7 @@ class Environment(Stack):
                 f"--kubeconfig={kubeconfig}",
                 f"--authentication-kubeconfig={kubeconfig}",
                 f"--authorization-kubeconfig={kubeconfig}",
-                f"--bind-address={self.address}",
+                f"--bind-address={self.loopback}",
                 f"--secure-port={port}",
                 f"--tls-cert-file={self.controller_manager_pair.cert}",
                 f"--tls-private-key-file={self.controller_manager_pair.key}",
@@ -343,7 +346,7 @@ class Environment(Stack):
         return lambda: processes.wait_until(
             child,
             lambda: (
-                _get(f"https://{self.address}:{port}/healthz", context) == b"ok"
+                _get(f"https://{self.loopback}:{port}/healthz", context) == b"ok"
                 and self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
             ),
             60,
@@ -351,7 +354,7 @@ class Environment(Stack):
 
     @property
     def _standin_node(self) -> str:
-        return f"stand-in-{self.address.replace('.', '-')}"
+        return f"stand-in-{self.loopback.replace('.', '-')}"
 
     def _disabled_controllers(self) -> tuple[str, ...]:
         return DISABLED_CONTROLLERS if self.node is not None else STANDIN_DISABLED_CONTROLLERS + DISABLED_CONTROLLERS

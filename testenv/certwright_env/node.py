@@ -167,8 +167,8 @@ class Node:
 
     def start_kube_proxy(self) -> None:
         kubeconfig = self._kubeconfig("kube-proxy", self.kube_proxy_client)
-        health = processes.free_port(self.env.address)
-        metrics = processes.free_port(self.env.address)
+        health = processes.free_port(self.env.loopback)
+        metrics = processes.free_port(self.env.loopback)
         child = self.env.spawn(
             "kube-proxy",
             [
@@ -177,8 +177,8 @@ class Node:
                 f"--kubeconfig={kubeconfig}",
                 f"--hostname-override={NODE_NAME}",
                 f"--cluster-cidr={nodehost.SUBNET}",
-                f"--healthz-bind-address={self.env.address}:{health}",
-                f"--metrics-bind-address={self.env.address}:{metrics}",
+                f"--healthz-bind-address={self.env.loopback}:{health}",
+                f"--metrics-bind-address={self.env.loopback}:{metrics}",
                 # Leave the machine's conntrack limits and route_localnet alone; NodePorts on the node IP only.
                 "--conntrack-max-per-core=0",
                 "--conntrack-tcp-timeout-established=0",
@@ -188,7 +188,7 @@ class Node:
                 "--v=1",
             ],
         )
-        processes.wait_until(child, lambda: _get_ok(f"http://{self.env.address}:{health}/healthz"), 30)
+        processes.wait_until(child, lambda: _get_ok(f"http://{self.env.loopback}:{health}/healthz"), 30)
 
     # -- stop ----------------------------------------------------------------------------------
 
