@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
+from .binaries import ensure_helm
 from .environment import REPO, Environment, KubectlError
 from .processes import Child, spawn
 
@@ -90,3 +92,43 @@ class OperatorProcess:
     @property
     def log(self) -> Path | None:
         return self.child.log if self.child else None
+
+
+class HelmRelease:
+    """certwright installed with its chart, as a user runs ``helm install``: the operator is a Pod on the node.
+
+    The node has the image, so ``image.pullPolicy=Never``; the self-check asks the environment's DNS.
+    """
+
+    def __init__(self, env: Environment, name: str = "certwright", namespace: str = NAMESPACE) -> None:
+        self.env = env
+        self.name = name
+        self.namespace = namespace
+        self.helm = ensure_helm()
+
+    def run(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(
+            [str(self.helm), "--kubeconfig", str(self.env.kubeconfig), "--namespace", self.namespace, *arguments],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check and completed.returncode != 0:
+            raise KubectlError(f"helm {' '.join(arguments)} failed: {completed.stderr.strip()}")
+        return completed
+
+    def install(self, *values: str) -> subprocess.CompletedProcess[str]:
+        """``helm upgrade --install --wait`` with the environment's settings and ``values`` (``key=value``)."""
+        if self.env.kubectl("get", "namespace", self.namespace, check=False).returncode != 0:
+            self.env.kubectl("create", "namespace", self.namespace)
+            self.env.kubectl("label", "namespace", self.namespace, "pod-security.kubernetes.io/enforce=restricted")
+        settings = [
+            "image.pullPolicy=Never",
+            f"extraArgs={{--selfcheck-nameservers={self.env.nameserver}}}",
+            *values,
+        ]
+        arguments = ["upgrade", "--install", self.name, str(REPO / "charts" / "certwright"), "--wait", "--timeout=120s"]
+        return self.run(*arguments, *[f"--set={value}" for value in settings])
+
+    def uninstall(self) -> None:
+        self.run("uninstall", self.name, "--wait", "--timeout=120s")
