@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from .base import REPO
 from .environment import Environment
 from .issuer import pebble_issuer_yaml
-from .operator import NAMESPACE, OperatorProcess, install
+from .operator import NAMESPACE, HelmRelease, OperatorProcess, install
 from .processes import ask_for_sigterm_when_parent_dies
 
 
@@ -25,6 +27,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     ask_for_sigterm_when_parent_dies()  # `make env` stopped with SIGTERM does not pass it on
+    mode = os.environ.get("CERTWRIGHT_ENV_OPERATOR", "process")
+    if mode not in OPERATOR_MODES:
+        print(
+            f"certwright-env: CERTWRIGHT_ENV_OPERATOR={mode!r}: use one of {', '.join(OPERATOR_MODES)}", file=sys.stderr
+        )
+        return 2
     print(
         "certwright-env: starting etcd, kube-apiserver, kube-controller-manager, Pebble, DNS, the node and the "
         "stand-in's ingress…",
@@ -32,9 +40,7 @@ def main() -> int:
         flush=True,
     )
     with Environment(options.run_dir) as env:
-        install(env)
-        operator = OperatorProcess(env)
-        operator.start()
+        operator_line = _start_operator(env, mode)
         issuer_file = env.run_dir / "issuer-pebble.yaml"
         issuer_file.write_text(pebble_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle))
         exports = env.exports() + f"\nexport CERTWRIGHT_NAMESPACE={NAMESPACE}"
@@ -53,7 +59,7 @@ def main() -> int:
         print(f"certwright-env: logs in {env.log_dir}", file=sys.stderr)
         print(f"certwright-env: these lines are also in {exports_file} (source it in another shell):", file=sys.stderr)
         print(exports, flush=True)
-        print(f"certwright-env: the operator runs from this checkout (log: {operator.log}); try:", file=sys.stderr)
+        print(f"certwright-env: {operator_line}; try:", file=sys.stderr)
         print(f"  kubectl apply -f {issuer_file} -f examples/certificate.yaml", file=sys.stderr)
         print("  kubectl get certificates -w", file=sys.stderr, flush=True)
         if not options.once:
@@ -61,6 +67,29 @@ def main() -> int:
             stopped.wait()
         print("certwright-env: stopping…", file=sys.stderr, flush=True)
     return 0
+
+
+OPERATOR_MODES = {
+    "process": "the operator as a process from this checkout",
+    "helm": "the chart installed with the local image, the operator as a Pod on the node",
+    "none": "no operator: install it yourself (kubectl apply -f crds/ -f manifests/, or helm install)",
+}
+
+
+def _start_operator(env: Environment, mode: str) -> str:
+    """Start the operator as CERTWRIGHT_ENV_OPERATOR says; the summary line for it."""
+    if mode == "process":
+        install(env)
+        operator = OperatorProcess(env)
+        operator.start()
+        return f"the operator runs from this checkout (log: {operator.log})"
+    if mode == "helm":
+        if env.node is None:
+            raise SystemExit(f"certwright-env: CERTWRIGHT_ENV_OPERATOR=helm needs the real node ({env.no_node_reason})")
+        HelmRelease(env).install()
+        return "the operator runs as a Pod, installed with helm (kubectl logs -n certwright deploy/certwright)"
+    env.kubectl("apply", "-f", str(REPO / "crds"))
+    return "no operator runs (CERTWRIGHT_ENV_OPERATOR=none); the CRDs are installed"
 
 
 if __name__ == "__main__":
