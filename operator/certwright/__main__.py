@@ -68,7 +68,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_registry() -> kopf.OperatorRegistry:
+def build_registry(*, cluster_issuers: bool = True) -> kopf.OperatorRegistry:
     """The operator's handlers: how it logs in, and one module per concern."""
     registry = kopf.OperatorRegistry()
 
@@ -83,8 +83,8 @@ def build_registry() -> kopf.OperatorRegistry:
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
 
-    issuers.setup(registry)
-    certificates.setup(registry)
+    issuers.setup(registry, cluster_issuers=cluster_issuers)
+    certificates.setup(registry, cluster_issuers=cluster_issuers)
     ingresses.setup(registry)
     return registry
 
@@ -135,7 +135,8 @@ async def run(options: argparse.Namespace) -> None:
         max_concurrent_issuances=options.max_concurrent_issuances,
         default_issuer=parse_default_issuer(options.default_issuer),
     )
-    pods = SolverPodWatch(client.CoreV1Api(kube_client), loop)
+    scope = options.namespace[0] if len(options.namespace) == 1 else None  # one namespace: watches stay in it
+    pods = SolverPodWatch(client.CoreV1Api(kube_client), loop, scope)
     pods.start()
     context = Context(
         kube=kube,
@@ -144,11 +145,11 @@ async def run(options: argparse.Namespace) -> None:
         settings=settings,
         issuance_slots=asyncio.Semaphore(settings.max_concurrent_issuances),
     )
-    context.secrets = SecretCache(client.CoreV1Api(kube_client), loop, context.wake_certificate)
+    context.secrets = SecretCache(client.CoreV1Api(kube_client), loop, context.wake_certificate, scope)
     context.secrets.start()
     context.scheduler = Scheduler(context.wake_certificate, context.clock)
     await kopf.operator(
-        registry=build_registry(),
+        registry=build_registry(cluster_issuers=not options.namespace),
         standalone=True,
         clusterwide=not options.namespace,
         namespaces=options.namespace,

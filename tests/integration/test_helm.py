@@ -127,3 +127,28 @@ def test_uninstall_keeps_crds_certificates_and_secrets_and_a_reinstall_issues_no
     assert condition(ready, "Ready").get("status") == "True"
     assert ready["status"]["certID"] == cert_id
     assert _orders(cluster) == 1
+
+
+def test_watch_namespace_serves_one_namespace_with_a_role_only(cluster: Environment, release: HelmRelease) -> None:
+    release.uninstall()
+    space = namespace(cluster)
+    release.install(f"watchNamespace={space}")
+    assert cluster.kubectl("get", "clusterrole", "certwright", check=False).returncode != 0, "no cluster-wide RBAC"
+    dns_names = names(1)
+    apply(cluster, issuer(cluster, "pebble", space), certificate("scoped", space, dns_names, "pebble"))
+    eventually(
+        lambda: condition(get(cluster, "certificate", "scoped", space), "Ready").get("status"),
+        lambda status: status == "True",
+        timeout=90,
+        what="a Certificate in the watched namespace is Ready",
+    )
+    assert leaf_names(cluster, "scoped-tls", space) == dns_names
+    logs = cluster.kubectl("logs", "-n", "certwright", _operator_pod(cluster)["metadata"]["name"]).stdout
+    assert "403" not in logs, "it watches nothing its Role does not grant"
+    assert "Forbidden" not in logs
+
+    elsewhere = namespace(cluster)
+    apply(cluster, issuer(cluster, "pebble", elsewhere), certificate("ignored", elsewhere, names(1), "pebble"))
+    time.sleep(5)
+    ignored = get(cluster, "certificate", "ignored", elsewhere)
+    assert condition(ignored, "Ready") == {}, "other namespaces are not served"

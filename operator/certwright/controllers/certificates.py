@@ -32,7 +32,7 @@ from .renewals import follow_renewal_info, repair_metadata
 NOT_REGISTERED_YET = "its ACME account is not registered yet"
 
 
-def setup(registry: kopf.OperatorRegistry) -> None:
+def setup(registry: kopf.OperatorRegistry, *, cluster_issuers: bool = True) -> None:
     @kopf.on.startup(registry=registry)
     async def listen(memo: kopf.Memo, **_: Any) -> None:
         context: Context = memo["context"]
@@ -47,9 +47,11 @@ def setup(registry: kopf.OperatorRegistry) -> None:
     def issuer_bodies(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
         return {issuer_key("Issuer", body.metadata.namespace, body.metadata.name): {**dict(body), "kind": "Issuer"}}
 
-    @kopf.index(api.GROUP, api.VERSION, api.CLUSTER_ISSUERS, registry=registry, id="cluster_issuer_bodies")
-    def cluster_issuer_bodies(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
-        return {issuer_key("ClusterIssuer", None, body.metadata.name): {**dict(body), "kind": "ClusterIssuer"}}
+    if cluster_issuers:  # not when watching namespaces: their RBAC is a Role, which cannot name them
+
+        @kopf.index(api.GROUP, api.VERSION, api.CLUSTER_ISSUERS, registry=registry, id="cluster_issuer_bodies")
+        def cluster_issuer_bodies(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+            return {issuer_key("ClusterIssuer", None, body.metadata.name): {**dict(body), "kind": "ClusterIssuer"}}
 
     # Challenges by Certificate, so that leftovers of an interrupted issuance are found without a list call.
     @kopf.index(api.GROUP, api.VERSION, api.CHALLENGES, registry=registry, id="challenges_by_certificate")
@@ -59,7 +61,7 @@ def setup(registry: kopf.OperatorRegistry) -> None:
     @kopf.on.event(api.GROUP, api.VERSION, api.CERTIFICATES, registry=registry)
     async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         context: Context = memo["context"]
-        context.issuer_indexes = (kwargs["issuer_bodies"], kwargs["cluster_issuer_bodies"])
+        context.issuer_indexes = (kwargs["issuer_bodies"], kwargs.get("cluster_issuer_bodies") or {})
         context.challenge_index = kwargs["challenges_by_certificate"]
         key = f"{body.metadata.namespace}/{body.metadata.name}"
         if event["type"] != "DELETED" and context.is_older(key, dict(body)):

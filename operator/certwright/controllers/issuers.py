@@ -20,8 +20,10 @@ from ..kube.context import Context
 from ..kube.status import record_ready
 
 
-def setup(registry: kopf.OperatorRegistry) -> None:
-    for plural, kind in ((api.ISSUERS, "Issuer"), (api.CLUSTER_ISSUERS, "ClusterIssuer")):
+def setup(registry: kopf.OperatorRegistry, *, cluster_issuers: bool = True) -> None:
+    """Issuers, and ClusterIssuers unless the operator watches namespaces only (a Role cannot name them)."""
+    kinds = [(api.ISSUERS, "Issuer")] + ([(api.CLUSTER_ISSUERS, "ClusterIssuer")] if cluster_issuers else [])
+    for plural, kind in kinds:
         kopf.on.event(api.GROUP, api.VERSION, plural, registry=registry)(_observer(kind))
 
 

@@ -7,6 +7,7 @@ holds no thread, only an asyncio future.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from kubernetes import client
@@ -25,11 +26,13 @@ def _ready(pod: dict[str, Any]) -> bool:
 class SolverPodWatch:
     """Which solver Pods are Ready, kept by a background watch; ``wait_ready`` awaits one."""
 
-    def __init__(self, core: client.CoreV1Api, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, core: client.CoreV1Api, loop: asyncio.AbstractEventLoop, namespace: str | None = None) -> None:
         self.loop = loop
         self.ready: set[str] = set()
         self.waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self.watch = LabelWatch("solver-pods", core.list_pod_for_all_namespaces, SELECTOR, loop, self._update)
+        # In one namespace when the operator watches only that one (its RBAC is a Role there).
+        lister = partial(core.list_namespaced_pod, namespace) if namespace else core.list_pod_for_all_namespaces
+        self.watch = LabelWatch("solver-pods", lister, SELECTOR, loop, self._update)
 
     def start(self) -> None:
         self.watch.start()

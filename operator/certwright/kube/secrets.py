@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 
 from kubernetes import client
 
@@ -20,10 +21,17 @@ SELECTOR = f"{api.LABEL_MANAGED}=true"
 class SecretCache:
     """TLS Secrets and next-key Secrets that carry ``certwright.dev/managed=true``."""
 
-    def __init__(self, core: client.CoreV1Api, loop: asyncio.AbstractEventLoop, changed: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        core: client.CoreV1Api,
+        loop: asyncio.AbstractEventLoop,
+        changed: Callable[[str], None],
+        namespace: str | None = None,
+    ) -> None:
         self.secrets: dict[str, Obj] = {}
         self.changed = changed  # called with the Certificate key (namespace/name) a Secret belongs to
-        self.watch = LabelWatch("secrets", core.list_secret_for_all_namespaces, SELECTOR, loop, self._update)
+        lister = partial(core.list_namespaced_secret, namespace) if namespace else core.list_secret_for_all_namespaces
+        self.watch = LabelWatch("secrets", lister, SELECTOR, loop, self._update)
 
     def start(self) -> None:
         self.watch.start()
