@@ -27,6 +27,7 @@ KUBERNETES_VERSION = os.environ.get("CERTWRIGHT_K8S_VERSION", "v1.35.4")
 ETCD_VERSION = os.environ.get("CERTWRIGHT_ETCD_VERSION", "v3.6.16")
 PEBBLE_VERSION = os.environ.get("CERTWRIGHT_PEBBLE_VERSION", "v2.10.3")
 HELM_VERSION = os.environ.get("CERTWRIGHT_HELM_VERSION", "v3.22.0")
+HELM4_VERSION = os.environ.get("CERTWRIGHT_HELM4_VERSION", "v4.3.1")  # the chart is also linted and rendered with it
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kubectl")
 # What the real node adds (issue 11): built from the same module, cached apart so the control plane's
@@ -100,11 +101,12 @@ def ensure_node() -> dict[str, Path]:
     return {name: directory / name for name in NODE_COMMANDS}
 
 
-def ensure_helm() -> Path:
+def ensure_helm(version: str = HELM_VERSION) -> Path:
     """helm, built from its Go module like the control plane (about a minute the first time)."""
-    module = f"helm.sh/helm/v{HELM_VERSION.removeprefix('v').split('.')[0]}"
-    # Helm's release build stamps the Kubernetes version it assumes without a cluster (helm template,
-    # helm lint); unset, it is 1.20, below the chart's kubeVersion. Ours is the environment's.
+    module = f"helm.sh/helm/v{version.removeprefix('v').split('.')[0]}"
+    # Helm 3's release build stamps the Kubernetes version it assumes without a cluster (helm template,
+    # helm lint); unset, it is 1.20, below the chart's kubeVersion. Ours is the environment's. (Helm 4
+    # has no such variables; -X of a missing one is ignored.)
     major, minor = KUBERNETES_VERSION.removeprefix("v").split(".")[:2]
     stamps = " ".join(
         f"-X {module}/pkg/{package}.k8sVersion{part}={value}"
@@ -112,13 +114,13 @@ def ensure_helm() -> Path:
         for part, value in (("Major", major), ("Minor", minor))
     )
     directory = _ensure_built(
-        f"helm-{HELM_VERSION}",
+        f"helm-{version}",
         ("helm",),
         lambda out: _go_build_module(
             out,
-            requires={module: HELM_VERSION},
+            requires={module: version},
             packages={"helm": f"{module}/cmd/helm"},
-            ldflags=f"-X {module}/internal/version.version={HELM_VERSION} {stamps} -s -w",
+            ldflags=f"-X {module}/internal/version.version={version} {stamps} -s -w",
         ),
         "≈1 minute",
     )

@@ -6,12 +6,13 @@ Where a real node can run (as root), also the node's binaries and images, so tha
 from __future__ import annotations
 
 from . import images, nodehost
-from .binaries import ensure_all, ensure_helm, ensure_node, ensure_pause
+from .binaries import HELM4_VERSION, ensure_all, ensure_helm, ensure_node, ensure_pause
 
 if __name__ == "__main__":
     for name, path in vars(ensure_all()).items():
         print(f"{name}: {path}")
     print(f"helm: {ensure_helm()}")
+    print(f"helm 4: {ensure_helm(HELM4_VERSION)}")
     reason = nodehost.unavailable() or images.available()
     if reason is None:
         for name, path in ensure_node().items():
