@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import kopf
+import prometheus_client
 from kubernetes import client, config
 
 from . import __version__, logs
@@ -59,6 +60,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument(
         "--log-format", default="text", choices=["text", "json"], help="json: one object per line, for a log stack"
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default="",
+        help="host:port to serve Prometheus metrics on (the chart uses :9402, as cert-manager); off when empty",
     )
     parser.add_argument(
         "--health-address",
@@ -124,6 +130,9 @@ def api_client() -> client.ApiClient:
 
 
 async def run(options: argparse.Namespace) -> None:
+    if options.metrics_address:
+        host, _, port = options.metrics_address.rpartition(":")
+        prometheus_client.start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0")
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="certwright-io"))
     kube_client = api_client()

@@ -58,6 +58,7 @@ def test_the_defaults_render_what_a_user_installs(helm: Path) -> None:
         "CustomResourceDefinition/clusterissuers.certwright.dev",
         "CustomResourceDefinition/issuers.certwright.dev",
         "Deployment/certwright",
+        "Service/certwright-metrics",
         "ServiceAccount/certwright",
     ]
     crds = [d for d in _documents(rendered) if d["kind"] == "CustomResourceDefinition"]
@@ -72,6 +73,8 @@ def test_the_defaults_render_what_a_user_installs(helm: Path) -> None:
 
     without = chart.render("--set", "crds.enabled=false", "--set", "crds.keep=false", helm=helm)
     assert not [d for d in _documents(without) if d["kind"] == "CustomResourceDefinition"]
+    monitored = chart.render("--set", "metrics.serviceMonitor.enabled=true", helm=helm)
+    assert "ServiceMonitor/certwright" in _kinds(monitored)
 
 
 def test_values_change_what_they_name(helm: Path) -> None:

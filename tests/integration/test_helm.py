@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,6 +90,10 @@ def test_the_operator_runs_as_a_hardened_pod_and_issues(cluster: Environment, is
     assert run("test", "-s", "/var/run/secrets/kubernetes.io/serviceaccount/token").returncode == 0
     assert leaf_names(cluster, "web-tls", issued["namespace"]) == sorted(issued["names"])
     assert _orders(cluster) == 1
+
+    ip = cluster.kubectl("get", "service", "certwright-metrics", "-n", "certwright", "-o", "jsonpath={.spec.clusterIP}")
+    with urllib.request.urlopen(f"http://{ip.stdout}:9402/metrics", timeout=5) as response:
+        assert b"process_resident_memory_bytes" in response.read(), "metrics answer through their Service"
 
 
 def test_an_upgrade_rolls_the_pod_issues_nothing_again_and_logs_json(
