@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from certwright_env import Environment
+from certwright_env import Environment, chart
 from certwright_env.operator import HelmRelease
 from certwright_env.probes import eventually
 
@@ -62,6 +62,15 @@ def issued(cluster: Environment, release: HelmRelease) -> dict[str, Any]:
     )
     print(f"install → first certificate Ready {time.monotonic() - started:.1f} s after kubectl apply")
     return {"namespace": space, "names": dns_names, "certificate": ready}
+
+
+def test_helm_install_refuses_a_wrong_value_naming_it(cluster: Environment) -> None:
+    release = HelmRelease(cluster, name="refused", namespace="default")
+    refused = release.run("install", "refused", str(chart.CHART), "--set", "replicaCount=two", check=False)
+    assert refused.returncode != 0
+    assert "replicaCount" in refused.stderr
+    assert "integer" in refused.stderr
+    assert release.run("status", "refused", check=False).returncode != 0, "nothing was installed"
 
 
 def _operator_pod(env: Environment) -> dict[str, Any]:
