@@ -143,6 +143,7 @@ async def run(options: argparse.Namespace) -> None:
         cluster_resource_namespace=options.cluster_resource_namespace,
         max_concurrent_issuances=options.max_concurrent_issuances,
         default_issuer=parse_default_issuer(options.default_issuer),
+        cluster_issuers=not options.namespace,
     )
     scope = options.namespace[0] if len(options.namespace) == 1 else None  # one namespace: watches stay in it
     pods = SolverPodWatch(client.CoreV1Api(kube_client), loop, scope)

@@ -161,6 +161,16 @@ def test_watch_namespace_serves_one_namespace_with_a_role_only(cluster: Environm
     assert "403" not in logs, "it watches nothing its Role does not grant"
     assert "Forbidden" not in logs
 
+    reference = {"name": "pebble-cluster", "kind": "ClusterIssuer"}
+    apply(cluster, certificate("cluster", space, names(1), "pebble-cluster", issuerRef=reference))
+    refused = eventually(
+        lambda: condition(get(cluster, "certificate", "cluster", space), "Ready"),
+        lambda ready: ready.get("status") == "False",
+        what="a Certificate naming a ClusterIssuer is told why it is not served",
+    )
+    assert "create an Issuer in" in refused["message"]
+    assert "watchNamespace" in refused["message"]
+
     elsewhere = namespace(cluster)
     apply(cluster, issuer(cluster, "pebble", elsewhere), certificate("ignored", elsewhere, names(1), "pebble"))
     time.sleep(5)

@@ -251,6 +251,12 @@ def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpe
     """What a schema cannot see: a missing or unready issuer, a wildcard over HTTP-01, no solver."""
     ref = spec.issuer_ref
     issuer = _issuer_body(context, _issuer_key(certificate))
+    if issuer is None and ref.cluster_scoped and not context.settings.cluster_issuers:
+        namespace = certificate["metadata"]["namespace"]
+        return Reason.ISSUER_NOT_FOUND, (
+            f"{ref.kind} {ref.name} is not served: this operator watches only its namespaces (watchNamespace), "
+            f"where ClusterIssuers cannot be granted; create an Issuer in {namespace} and point spec.issuerRef at it"
+        )
     if issuer is None:
         where = "" if ref.cluster_scoped else f" in namespace {certificate['metadata']['namespace']}"
         return Reason.ISSUER_NOT_FOUND, f"{ref.kind} {ref.name} does not exist{where}; create it or fix spec.issuerRef"

@@ -29,6 +29,7 @@ class Settings:
     cluster_resource_namespace: str
     max_concurrent_issuances: int = 100
     default_issuer: IssuerRef | None = None  # for kubernetes.io/tls-acme Ingresses
+    cluster_issuers: bool = True  # False when it watches namespaces only (a Role cannot grant ClusterIssuers)
 
 
 def _secret_key(certificate: dict[str, Any]) -> str:
