@@ -130,3 +130,9 @@ def wait_issuer_ready(env: Environment, name: str, namespace: str) -> None:
         lambda status: status == "True",
         what=f"Issuer {namespace}/{name} becomes Ready",
     )
+
+
+def operator_pods(env: Environment) -> list[dict[str, Any]]:
+    """The operator's Pods (installed by the chart or the plain manifests) that are not terminating."""
+    listed = env.kubectl("get", "pods", "-n", "certwright", "-l", "app.kubernetes.io/name=certwright", "-o", "json")
+    return [p for p in json.loads(listed.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]

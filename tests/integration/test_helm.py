@@ -18,7 +18,18 @@ from certwright_env import Environment, chart
 from certwright_env.operator import HelmRelease
 from certwright_env.probes import eventually
 
-from .certwright import apply, certificate, condition, get, issuer, leaf_names, names, namespace, orders
+from .certwright import (
+    apply,
+    certificate,
+    condition,
+    get,
+    issuer,
+    leaf_names,
+    names,
+    namespace,
+    operator_pods,
+    orders,
+)
 
 pytestmark = pytest.mark.owns_node
 
@@ -74,10 +85,7 @@ def test_helm_install_refuses_a_wrong_value_naming_it(cluster: Environment) -> N
 
 
 def _operator_pod(env: Environment) -> dict[str, Any]:
-    pods = json.loads(
-        env.kubectl("get", "pods", "-n", "certwright", "-l", "app.kubernetes.io/name=certwright", "-o", "json").stdout
-    )
-    running = [p for p in pods["items"] if not p["metadata"].get("deletionTimestamp")]
+    running = operator_pods(env)
     assert len(running) == 1, [p["metadata"]["name"] for p in running]
     return running[0]
 

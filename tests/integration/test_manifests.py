@@ -15,7 +15,7 @@ from certwright_env import Environment
 from certwright_env.base import REPO
 from certwright_env.probes import eventually
 
-from .certwright import apply, certificate, condition, get, issuer, leaf_names, names, namespace, orders
+from .certwright import apply, certificate, condition, get, issuer, leaf_names, names, namespace, operator_pods, orders
 
 pytestmark = pytest.mark.owns_node
 
@@ -41,10 +41,7 @@ def cluster() -> Iterator[Environment]:
 
 
 def _operator_pods(env: Environment) -> list[str]:
-    listed = env.kubectl("get", "pods", "-n", "certwright", "-l", "app.kubernetes.io/name=certwright", "-o", "json")
-    return [
-        p["metadata"]["name"] for p in json.loads(listed.stdout)["items"] if not p["metadata"].get("deletionTimestamp")
-    ]
+    return [pod["metadata"]["name"] for pod in operator_pods(env)]
 
 
 def test_the_plain_install_issues(cluster: Environment) -> None:

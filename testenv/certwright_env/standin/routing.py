@@ -161,8 +161,8 @@ def _select_path(rules: list[tuple[Obj, Obj]], host: str, request_path: str) -> 
     )
 
 
-def select_endpoint(backend: Backend, services: Mapping[str, Obj], pods: Iterable[Obj]) -> Endpoint | Miss:
-    """Resolve a backend through its Service (port, targetPort, selector) to a Ready Pod."""
+def _service_port(backend: Backend, services: Mapping[str, Obj]) -> tuple[str, Obj, Obj] | Miss:
+    """The backend's Service (its key and spec) and the port the Ingress names, or which of them is missing."""
     key = f"{backend.namespace}/{backend.service}"
     service = services.get(key)
     if service is None:
@@ -172,6 +172,15 @@ def select_endpoint(backend: Backend, services: Mapping[str, Obj], pods: Iterabl
     if service_port is None:
         offered = ", ".join(str(p.get("name") or p.get("port")) for p in spec.get("ports") or [])
         return Miss(503, f"service: Service {key} has no port {backend.port} (it has: {offered or 'none'})")
+    return key, spec, service_port
+
+
+def select_endpoint(backend: Backend, services: Mapping[str, Obj], pods: Iterable[Obj]) -> Endpoint | Miss:
+    """Resolve a backend through its Service (port, targetPort, selector) to a Ready Pod."""
+    found = _service_port(backend, services)
+    if isinstance(found, Miss):
+        return found
+    key, spec, service_port = found
     selector = spec.get("selector") or {}
     if not selector:
         return Miss(503, f"service: Service {key} has no selector, so it has no endpoints")
@@ -203,15 +212,10 @@ def select_slice_endpoint(
 
     The Pods are only read to say why there is no endpoint (no Pod matches, or none is Ready).
     """
-    key = f"{backend.namespace}/{backend.service}"
-    service = services.get(key)
-    if service is None:
-        return Miss(503, f"service: Service {key} (from Ingress {backend.ingress}) does not exist")
-    spec = service.get("spec", {})
-    service_port = next((p for p in spec.get("ports") or [] if backend.port in (p.get("port"), p.get("name"))), None)
-    if service_port is None:
-        offered = ", ".join(str(p.get("name") or p.get("port")) for p in spec.get("ports") or [])
-        return Miss(503, f"service: Service {key} has no port {backend.port} (it has: {offered or 'none'})")
+    found = _service_port(backend, services)
+    if isinstance(found, Miss):
+        return found
+    key, _, service_port = found
     port_name = service_port.get("name") or ""
     candidates = []
     for endpoint_slice in slices:
