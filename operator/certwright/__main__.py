@@ -18,7 +18,7 @@ import prometheus_client
 from kubernetes import client, config
 
 from . import __version__, logs
-from .controllers import certificates, ingresses, issuers
+from .controllers import certificates, dnsrecords, ingresses, issuers
 from .domain.ingresses import parse_default_issuer
 from .kube.accounts import AccountRegistry
 from .kube.client import Kube
@@ -92,6 +92,7 @@ def build_registry(*, cluster_issuers: bool = True) -> kopf.OperatorRegistry:
     issuers.setup(registry, cluster_issuers=cluster_issuers)
     certificates.setup(registry, cluster_issuers=cluster_issuers)
     ingresses.setup(registry)
+    dnsrecords.setup(registry)
     return registry
 
 

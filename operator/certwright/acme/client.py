@@ -8,6 +8,7 @@ poll is what makes other clients slow); sleeping and the clock are injected thro
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -218,6 +219,12 @@ class AcmeClient:
     def key_authorization(self, challenge: ChallengeBody) -> str:
         """token "." thumbprint (§8.1): what the HTTP-01 responder serves. Secret-ish: never log it."""
         return f"{challenge.token}.{jws.thumbprint(self.key)}"
+
+    def dns01_value(self, challenge: ChallengeBody) -> str:
+        """The TXT value of a DNS-01 challenge: base64url of the key authorization's SHA-256 (§8.4).
+        Published in DNS, so not a secret (the key authorization it is made from is)."""
+        digest = hashlib.sha256(self.key_authorization(challenge).encode()).digest()
+        return jose.b64.b64encode(digest).decode()
 
     def answer(self, challenge: ChallengeBody) -> ChallengeBody:
         """Tell the CA to validate (POST ``{}`` to the challenge URL, §7.5.1)."""

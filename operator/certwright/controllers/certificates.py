@@ -15,6 +15,8 @@ from typing import Any
 import kopf
 
 from ..acme.client import AcmeClient
+from ..dns import registry
+from ..dns.errors import DnsError
 from ..domain import api
 from ..domain.conditions import ConditionType, Reason, find_condition, parse_timestamp, set_condition, timestamp
 from ..domain.issuing import Inputs, SecretView, Trigger, status_renewal_time, why_issue
@@ -264,19 +266,26 @@ def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpe
     if ready is None or ready.get("status") != "True":
         why = (ready or {}).get("message") or NOT_REGISTERED_YET
         return Reason.ISSUER_NOT_READY, f"{ref.kind} {ref.name} is not ready: {why}"
-    wildcards = [name for name in spec.dns_names if name.startswith("*.")]
+    solvers = parse_issuer(issuer["spec"]).solvers
+    chosen = {name: solver_for(solvers, name) for name in spec.dns_names}
+    wildcards = [name for name, solver in chosen.items() if solver is None and name.startswith("*.")]
     if wildcards:
         return (
             Reason.WILDCARD_NEEDS_DNS01,
-            f"{', '.join(wildcards)}: wildcard names need a DNS-01 solver; HTTP-01 cannot validate them",
+            f"{', '.join(wildcards)}: wildcard names need a DNS-01 solver (HTTP-01 cannot validate them); "
+            f"add a dns01 solver to {ref.kind} {ref.name} whose selector matches them",
         )
-    solvers = parse_issuer(issuer["spec"]).solvers
-    unsolved = [name for name in spec.dns_names if solver_for(solvers, name) is None]
+    unsolved = [name for name, solver in chosen.items() if solver is None]
     if unsolved:
         return (
             Reason.NO_SOLVER,
             f"no solver of {ref.kind} {ref.name} matches {', '.join(unsolved)}; add one or widen a selector",
         )
+    for provider in sorted({s.dns01.provider for s in chosen.values() if s is not None and s.dns01 is not None}):
+        try:
+            registry.provider_class(provider)
+        except DnsError as error:
+            return Reason.DNS_PROVIDER_NOT_FOUND, f"{ref.kind} {ref.name}: {error}"
     return None
 
 

@@ -1,4 +1,4 @@
-"""One issuance of one Certificate: key, order, HTTP-01 challenges, finalize, Secret, status.
+"""One issuance of one Certificate: key, order, challenges (HTTP-01, DNS-01), finalize, Secret, status.
 
 Crash-safe by construction: the next private key is in its own Secret and the order's URL in status
 before any challenge is answered, so a restarted operator resumes the same order with the same key
@@ -33,7 +33,7 @@ from ..kube.context import Context
 from ..pki import certificates as pki_certificates
 from ..pki import keys as pki_keys
 from ..pki.csr import build_csr
-from .challenges import Http01
+from .challenges import Authorizer
 from .guards import sweep_leftovers
 from .job import IssuanceFailed, Job
 from .keys import Keys
@@ -192,7 +192,7 @@ class Issuance(Job):
             return await asyncio.to_thread(self.client.new_order, self.spec.dns_names, profile=self.issuer.profile)
 
     async def _authorize(self, order: Order) -> None:
-        await Http01(self.context, self.certificate, self.spec, self.issuer, self.client).authorize(order)
+        await Authorizer(self.context, self.certificate, self.spec, self.issuer, self.client).authorize(order)
 
     def _still_current(self) -> None:
         """Raise SpecChanged when the Certificate now asks for something else than this issuance makes."""

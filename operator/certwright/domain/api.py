@@ -23,6 +23,8 @@ ANNOTATION_DNS_NAMES = f"{GROUP}/dns-names"
 # On solver objects (Pod, Service, Ingress): what they serve.
 LABEL_SOLVER = f"{GROUP}/solver"  # value "http01"
 LABEL_CHALLENGE = f"{GROUP}/challenge"
+# On DNS-01 Challenges: held until their TXT record is removed, also when their Certificate goes.
+FINALIZER_DNS_RECORD = f"{GROUP}/dns-record"
 
 # `kubectl annotate certificate NAME certwright.dev/renew=now` forces one renewal.
 ANNOTATION_RENEW = f"{GROUP}/renew"

@@ -50,6 +50,17 @@ class Reason(StrEnum):
     ACME_ERROR = "ACMEError"
     SECRET_WRITE_FAILED = "SecretWriteFailed"
     ISSUANCE_LOOP = "IssuanceLoop"
+    # Issuing: DNS-01 failures (the reasons of certwright.dns.errors)
+    TSIG_REFUSED = "TSIGRefused"
+    DNS_ZONE_NOT_SERVED = "DNSZoneNotServed"
+    DNS_UPDATE_REFUSED = "DNSUpdateRefused"
+    DNS_NAMESERVER_UNREACHABLE = "DNSNameserverUnreachable"
+    DNS_PROVIDER_FAILED = "DNSProviderFailed"
+    DNS_PROVIDER_NOT_FOUND = "DNSProviderNotFound"
+    DNS_CONFIG_INVALID = "DNSConfigInvalid"
+    DNS_SECRET_MISSING = "DNSSecretMissing"
+    DNS_PROPAGATION_TIMED_OUT = "DNSPropagationTimedOut"
+    DNS_RECORD_LEFT = "DNSRecordNotRemoved"  # Event: a record certwright could not remove
     # Events only
     RENEW_BEFORE_TOO_LONG = "RenewBeforeTooLong"
     # Issuer Ready

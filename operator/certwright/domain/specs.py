@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..dns.errors import DnsConfigError
+from ..dns.rfc2136 import parse_config as parse_rfc2136
 from ..pki.keys import KeySpec
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -117,11 +119,22 @@ class SelfCheck:
     mode: str = "Check"
     wait_seconds: int = 10
     timeout_seconds: int = 60
+    nameservers: str = "Authoritative"  # DNS-01: the zone's authoritative nameservers, or the solver's own
+
+
+@dataclass(frozen=True)
+class Dns01:
+    """A DNS-01 solver: ``provider`` is rfc2136 or a plug-in's name, ``config`` its settings at ``field``."""
+
+    provider: str
+    config: Mapping[str, Any]
+    field: str
+    follow_cname: bool = False
 
 
 @dataclass(frozen=True)
 class Solver:
-    ingress_class: str | None
+    ingress_class: str | None = None
     service_type: str = "ClusterIP"
     dns_names: tuple[str, ...] = ()
     dns_zones: tuple[str, ...] = ()
@@ -133,6 +146,12 @@ class Solver:
     ingress_labels: Mapping[str, str] = field(default_factory=dict)
     ingress_annotations: Mapping[str, str] = field(default_factory=dict)
     self_check: SelfCheck = field(default_factory=SelfCheck)
+    dns01: Dns01 | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as written, kept on its Challenges
+
+    @property
+    def challenge_type(self) -> str:
+        return "dns-01" if self.dns01 is not None else "http-01"
 
 
 @dataclass(frozen=True)
@@ -166,7 +185,7 @@ def parse_issuer(spec: Mapping[str, Any]) -> IssuerSpec:
         external_account=_external_account(acme.get("externalAccountBinding")),
         profile=acme.get("profile") or None,
         preferred_chain=acme.get("preferredChain") or None,
-        solvers=tuple(_solver(solver, index) for index, solver in enumerate(acme.get("solvers") or [])),
+        solvers=tuple(parse_solver(solver, index) for index, solver in enumerate(acme.get("solvers") or [])),
     )
 
 
@@ -195,21 +214,35 @@ def _external_account(value: Any) -> ExternalAccount | None:
     )
 
 
-def _solver(value: Mapping[str, Any], index: int) -> Solver:
-    http01 = value.get("http01")
-    if not isinstance(http01, Mapping):
-        raise SpecError(f"spec.acme.solvers[{index}]", "needs http01 (dns01 is not supported yet)")
+def parse_solver(value: Mapping[str, Any], index: int) -> Solver:
+    """One entry of ``spec.acme.solvers`` (also as a Challenge keeps it), or SpecError naming the field."""
+    http01, dns01 = value.get("http01"), value.get("dns01")
+    path = f"spec.acme.solvers[{index}]"
+    if isinstance(http01, Mapping) == isinstance(dns01, Mapping):
+        raise SpecError(path, "needs exactly one of http01 or dns01")
+    selector = value.get("selector") or {}
+    check = value.get("selfCheck") or {}
+    common: dict[str, Any] = {
+        "dns_names": tuple(n.lower() for n in selector.get("dnsNames") or []),
+        "dns_zones": tuple(z.lower().strip(".") for z in selector.get("dnsZones") or []),
+        "self_check": SelfCheck(
+            mode=check.get("mode") or "Check",
+            wait_seconds=int(check.get("waitSeconds") or 10),
+            timeout_seconds=int(check.get("timeoutSeconds") or 60),
+            nameservers=check.get("nameservers") or "Authoritative",
+        ),
+        "raw": dict(value),
+    }
+    if isinstance(dns01, Mapping):
+        return Solver(dns01=_dns01(dns01, f"{path}.dns01"), **common)
+    assert isinstance(http01, Mapping)
     ingress = http01.get("ingress") or {}
     pod = ingress.get("podTemplate") or {}
     pod_meta, pod_spec = pod.get("metadata") or {}, pod.get("spec") or {}
     ingress_meta = (ingress.get("ingressTemplate") or {}).get("metadata") or {}
-    selector = value.get("selector") or {}
-    check = value.get("selfCheck") or {}
     return Solver(
         ingress_class=ingress.get("ingressClassName") or None,
         service_type=ingress.get("serviceType") or "ClusterIP",
-        dns_names=tuple(n.lower() for n in selector.get("dnsNames") or []),
-        dns_zones=tuple(z.lower().strip(".") for z in selector.get("dnsZones") or []),
         pod_labels=dict(pod_meta.get("labels") or {}),
         pod_annotations=dict(pod_meta.get("annotations") or {}),
         node_selector=dict(pod_spec.get("nodeSelector") or {}),
@@ -217,17 +250,34 @@ def _solver(value: Mapping[str, Any], index: int) -> Solver:
         priority_class=pod_spec.get("priorityClassName") or None,
         ingress_labels=dict(ingress_meta.get("labels") or {}),
         ingress_annotations=dict(ingress_meta.get("annotations") or {}),
-        self_check=SelfCheck(
-            mode=check.get("mode") or "Check",
-            wait_seconds=int(check.get("waitSeconds") or 10),
-            timeout_seconds=int(check.get("timeoutSeconds") or 60),
-        ),
+        **common,
     )
+
+
+def _dns01(value: Mapping[str, Any], path: str) -> Dns01:
+    """The provider of a dns01 solver: rfc2136 (checked here) or a plug-in (checked when it is built)."""
+    rfc2136, plugin = value.get("rfc2136"), value.get("plugin")
+    follow = (value.get("cnameStrategy") or "None") == "Follow"
+    if isinstance(rfc2136, Mapping) == isinstance(plugin, Mapping):
+        raise SpecError(path, "needs exactly one provider: rfc2136, or plugin{name, config}")
+    if isinstance(rfc2136, Mapping):
+        try:
+            parse_rfc2136(rfc2136, f"{path}.rfc2136")
+        except DnsConfigError as error:
+            raise SpecError(error.field, str(error).split(": ", 1)[1]) from error
+        return Dns01("rfc2136", dict(rfc2136), f"{path}.rfc2136", follow)
+    assert isinstance(plugin, Mapping)
+    if not plugin.get("name"):
+        raise SpecError(f"{path}.plugin.name", "is required: the name of the installed DNS provider plug-in")
+    return Dns01(str(plugin["name"]), dict(plugin.get("config") or {}), f"{path}.plugin.config", follow)
 
 
 def solver_for(solvers: tuple[Solver, ...], dns_name: str) -> Solver | None:
     """The solver for a name, as cert-manager picks: an exact dnsNames match, then the longest
-    dnsZones suffix, then a solver without a selector."""
+    dnsZones suffix, then a solver without a selector. HTTP-01 cannot validate a wildcard (RFC 8555
+    §7.1.3: the CA offers only DNS-01 for it), so a wildcard's solver is a DNS-01 one."""
+    if dns_name.startswith("*."):
+        solvers = tuple(s for s in solvers if s.dns01 is not None)
     exact = [s for s in solvers if dns_name in s.dns_names]
     if exact:
         return exact[0]

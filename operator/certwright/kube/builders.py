@@ -63,10 +63,14 @@ def build_challenge(
     url: str,
     authorization_url: str,
     issuer: IssuerRef,
+    solver: Solver,
     solver_index: int,
+    record: Mapping[str, str] | None = None,
 ) -> Obj:
+    """A Challenge; a DNS-01 one also keeps its record and solver (so the record is removed after a
+    restart, or when the issuer changed) and a finalizer that holds it until the record is gone."""
     meta = certificate["metadata"]
-    return {
+    challenge: Obj = {
         "apiVersion": api.API_VERSION,
         "kind": "Challenge",
         "metadata": {
@@ -81,11 +85,16 @@ def build_challenge(
             "token": token,
             "url": url,
             "authorizationURL": authorization_url,
-            "type": "http-01",
+            "type": solver.challenge_type,
             "issuerRef": {"name": issuer.name, "kind": issuer.kind},
             "solverIndex": solver_index,
         },
     }
+    if record is not None:
+        challenge["metadata"]["finalizers"] = [api.FINALIZER_DNS_RECORD]
+        challenge["spec"]["dns01"] = dict(record)
+        challenge["spec"]["solver"] = dict(solver.raw)
+    return challenge
 
 
 def _solver_labels(challenge: Mapping[str, Any]) -> Obj:

@@ -133,24 +133,42 @@ class Kube:
             self.custom.get_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CHALLENGES, name
         )
 
-    async def delete_challenge(self, namespace: str, name: str) -> None:
-        """Delete a Challenge and its solver Ingress, Service and Pod (owner references back this up)."""
+    async def delete_challenge(self, namespace: str, name: str, *, solver_objects: bool = True) -> None:
+        """Delete a Challenge and its solver Ingress, Service and Pod (owner references back this up);
+        a DNS-01 Challenge has no solver objects."""
         solver = builders.solver_name(name)
         deletions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
-            (self.networking.delete_namespaced_ingress, (solver, namespace)),
-            (self.core.delete_namespaced_service, (solver, namespace)),
-            (self.core.delete_namespaced_pod, (solver, namespace)),
             (
                 self.custom.delete_namespaced_custom_object,
                 (api.GROUP, api.VERSION, namespace, api.CHALLENGES, name),
             ),
         ]
+        if solver_objects:
+            deletions += [
+                (self.networking.delete_namespaced_ingress, (solver, namespace)),
+                (self.core.delete_namespaced_service, (solver, namespace)),
+                (self.core.delete_namespaced_pod, (solver, namespace)),
+            ]
 
         async def delete(function: Callable[..., Any], args: tuple[Any, ...]) -> None:
             with contextlib.suppress(NotFound):
                 await self._call(function, *args, propagation_policy="Background")
 
         await asyncio.gather(*(delete(function, args) for function, args in deletions))
+
+    async def release_challenge(self, namespace: str, name: str, finalizers: list[str]) -> None:
+        """Drop certwright's finalizer from a Challenge (its DNS record is gone), keeping ``finalizers``."""
+        with contextlib.suppress(NotFound):
+            await self._call(
+                self.custom.patch_namespaced_custom_object,
+                api.GROUP,
+                api.VERSION,
+                namespace,
+                api.CHALLENGES,
+                name,
+                {"metadata": {"finalizers": finalizers or None}},
+                _content_type=MERGE_PATCH,
+            )
 
     async def patch_challenge_status(self, namespace: str, name: str, status: Obj) -> None:
         with contextlib.suppress(NotFound):

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from certwright.domain.specs import (
+    Dns01,
     IssuerRef,
     SecretRef,
     SelfCheck,
@@ -292,6 +293,15 @@ def test_solver_fields_are_read() -> None:
 
 NOT_PEM = base64.b64encode(b"just some text, no certificate").decode()
 HTTP01: dict[str, Any] = {"http01": {"ingress": {}}}
+RFC2136: dict[str, Any] = {
+    "dns01": {
+        "rfc2136": {
+            "nameserver": "10.0.0.53:5353",
+            "tsigKeyName": "acme-update",
+            "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
+        }
+    }
+}
 
 
 @pytest.mark.parametrize(
@@ -307,8 +317,30 @@ HTTP01: dict[str, Any] = {"http01": {"ingress": {}}}
         (issuer(caBundle=NOT_PEM), "spec.acme.caBundle", "no PEM certificate"),
         (issuer(externalAccountBinding={"keySecretRef": {"name": "eab"}}), "spec.acme.externalAccountBinding", "keyID"),
         (issuer(externalAccountBinding={"keyID": "kid-1"}), "spec.acme.externalAccountBinding", "keySecretRef"),
-        (issuer(solvers=[{"dns01": {}}]), "spec.acme.solvers[0]", "needs http01"),
-        (issuer(solvers=[HTTP01, {"selector": {}}]), "spec.acme.solvers[1]", "needs http01"),
+        (issuer(solvers=[{"dns01": {}}]), "spec.acme.solvers[0].dns01", "exactly one provider"),
+        (issuer(solvers=[HTTP01, {"selector": {}}]), "spec.acme.solvers[1]", "exactly one of http01 or dns01"),
+        (issuer(solvers=[{**HTTP01, **RFC2136}]), "spec.acme.solvers[0]", "exactly one of http01 or dns01"),
+        (
+            issuer(solvers=[{"dns01": {**RFC2136["dns01"], "plugin": {"name": "x"}}}]),
+            "spec.acme.solvers[0].dns01",
+            "exactly one provider",
+        ),
+        (
+            issuer(solvers=[{"dns01": {"rfc2136": {"nameserver": "ns.example.com", "tsigAlgorithm": "HMACMD5"}}}]),
+            "spec.acme.solvers[0].dns01.rfc2136.tsigAlgorithm",
+            "use one of HMACSHA256",
+        ),
+        (
+            issuer(solvers=[{"dns01": {"rfc2136": {"nameserver": "ns.example.com", "tsigKeyName": "k"}}}]),
+            "spec.acme.solvers[0].dns01.rfc2136",
+            "go together",
+        ),
+        (
+            issuer(solvers=[{"dns01": {"rfc2136": {"tsigKeyName": "k"}}}]),
+            "spec.acme.solvers[0].dns01.rfc2136.nameserver",
+            "required",
+        ),
+        (issuer(solvers=[{"dns01": {"plugin": {"config": {}}}}]), "spec.acme.solvers[0].dns01.plugin.name", "required"),
     ],
     ids=[
         "acme-missing",
@@ -321,8 +353,14 @@ HTTP01: dict[str, Any] = {"http01": {"ingress": {}}}
         "ca-bundle-not-pem",
         "eab-without-key-id",
         "eab-without-secret",
-        "solver-dns01-only",
-        "second-solver-without-http01",
+        "dns01-without-provider",
+        "second-solver-without-a-type",
+        "http01-and-dns01",
+        "rfc2136-and-plugin",
+        "tsig-md5",
+        "tsig-key-without-secret",
+        "rfc2136-without-nameserver",
+        "plugin-without-name",
     ],
 )
 def test_issuer_spec_error_names_its_field(spec: dict[str, Any], field: str, says: str) -> None:
@@ -341,6 +379,8 @@ SOLVERS = {
     "zone": Solver(ingress_class="zone", dns_zones=("example.com",)),
     "subzone": Solver(ingress_class="subzone", dns_zones=("shop.example.com",)),
     "other-zone": Solver(ingress_class="other-zone", dns_zones=("example.org",)),
+    "dns-any": Solver(dns01=Dns01("rfc2136", {}, "f")),
+    "dns-zone": Solver(dns01=Dns01("rfc2136", {}, "f"), dns_zones=("example.com",)),
 }
 
 
@@ -360,6 +400,13 @@ SOLVERS = {
         (["zone"], "badexample.com", None),
         (["other-zone", "subzone"], "www.example.com", None),
         ([], "www.example.com", None),
+        (["any", "zone", "dns-any"], "*.example.com", "dns-any"),
+        (["exact", "zone", "any"], "*.example.com", None),
+        (["zone", "dns-zone"], "*.example.com", "dns-zone"),
+        (["zone", "dns-zone"], "www.example.com", "zone"),
+        (["subzone", "dns-zone"], "a.shop.example.com", "subzone"),
+        (["other-zone", "dns-any"], "www.example.org", "other-zone"),
+        (["other-zone", "dns-any"], "www.example.com", "dns-any"),
     ],
     ids=[
         "exact-over-zone-and-any",
@@ -375,12 +422,39 @@ SOLVERS = {
         "zone-suffix-on-label-boundary-only",
         "no-zone-covers-the-name",
         "no-solvers",
+        "wildcard-skips-http01",
+        "wildcard-with-http01-only",
+        "wildcard-takes-dns01-of-equal-zone",
+        "first-of-equal-zones-for-a-plain-name",
+        "http01-longer-zone-over-dns01",
+        "http01-zone-and-dns01-for-the-rest",
+        "dns01-for-names-no-zone-covers",
     ],
 )
 def test_solver_for(offered: list[str], dns_name: str, chosen: str | None) -> None:
     solvers = tuple(SOLVERS[name] for name in offered)
     expected = None if chosen is None else SOLVERS[chosen]
     assert solver_for(solvers, dns_name) is expected
+
+
+def test_a_dns01_solver_is_read_with_its_provider_and_kept_as_written() -> None:
+    written = {**RFC2136, "selector": {"dnsZones": ["Example.com"]}, "selfCheck": {"nameservers": "Solver"}}
+    written["dns01"] = {**written["dns01"], "cnameStrategy": "Follow"}
+    solver = parse_issuer(issuer(solvers=[HTTP01, written])).solvers[1]
+    assert solver.dns01 == Dns01(
+        "rfc2136", written["dns01"]["rfc2136"], "spec.acme.solvers[1].dns01.rfc2136", follow_cname=True
+    )
+    assert solver.challenge_type == "dns-01"
+    assert solver.dns_zones == ("example.com",)
+    assert solver.self_check.nameservers == "Solver"
+    assert solver.raw == written
+
+
+def test_a_plugin_solver_keeps_its_config_for_the_plugin() -> None:
+    config = {"apiTokenSecretRef": {"name": "cf", "key": "token"}, "proxied": False}
+    solver = parse_issuer(issuer(solvers=[{"dns01": {"plugin": {"name": "cloudflare", "config": config}}}])).solvers[0]
+    assert solver.dns01 == Dns01("cloudflare", config, "spec.acme.solvers[0].dns01.plugin.config")
+    assert solver.self_check.nameservers == "Authoritative"
 
 
 def test_solver_for_takes_the_first_of_equals() -> None:

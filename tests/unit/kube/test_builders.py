@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from certwright.domain import api
-from certwright.domain.specs import CertificateSpec, IssuerRef, Solver, parse_certificate
+from certwright.domain.specs import CertificateSpec, Dns01, IssuerRef, Solver, parse_certificate
 from certwright.kube.builders import (
     SOLVER_PORT,
     build_challenge,
@@ -65,6 +65,7 @@ def challenge(certificate_name: str = "web", dns_name: str = "www.example.com") 
         url="https://acme.test/chall/1",
         authorization_url="https://acme.test/authz/1",
         issuer=ISSUER,
+        solver=Solver(),
         solver_index=0,
     )
     built["metadata"]["uid"] = "uid-of-challenge"
@@ -127,6 +128,34 @@ def test_challenge_is_owned_by_its_certificate() -> None:
             "blockOwnerDeletion": True,
         }
     ]
+
+
+def test_a_dns01_challenge_keeps_its_record_and_solver_and_holds_a_finalizer() -> None:
+    written = {"dns01": {"rfc2136": {"nameserver": "10.0.0.53"}}, "selector": {"dnsZones": ["example.test"]}}
+    solver = Solver(dns01=Dns01("rfc2136", written["dns01"]["rfc2136"], "f"), raw=written)
+    record = {
+        "fqdn": "_acme-challenge.example.test.",
+        "zone": "example.test.",
+        "value": "digest",
+        "provider": "rfc2136",
+    }
+    built = build_challenge(
+        certificate(),
+        dns_name="*.example.test",
+        token=TOKEN,
+        url="https://acme.test/chall/1",
+        authorization_url="https://acme.test/authz/1",
+        issuer=ISSUER,
+        solver=solver,
+        solver_index=1,
+        record=record,
+    )
+    assert built["metadata"]["finalizers"] == [api.FINALIZER_DNS_RECORD]
+    assert built["spec"]["type"] == "dns-01"
+    assert built["spec"]["dns01"] == record
+    assert built["spec"]["solver"] == written
+    assert built["spec"]["dnsName"] == "*.example.test"
+    assert "finalizers" not in challenge()["metadata"]  # HTTP-01: the owner references suffice
 
 
 def test_challenge_holds_no_key_authorization() -> None:

@@ -1,0 +1,66 @@
+"""DNS records of Challenges that someone else deletes: the garbage collector after their Certificate
+went, the sweep of an interrupted issuance's leftovers, a person. A DNS-01 Challenge carries a
+finalizer, so it stays until its TXT record is removed; then the finalizer goes.
+
+Observes: Challenges being deleted that still carry ``certwright.dev/dns-record``. Writes: the record's
+removal through the solver the Challenge keeps, then the Challenge's finalizers; after the last retry,
+a Warning Event that names the record to remove by hand (a Challenge is never held for ever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Any
+
+import kopf
+
+from ..dns.errors import DnsError
+from ..domain import api
+from ..domain.conditions import Reason
+from ..kube.context import Context
+from ..kube.dns import challenge_record, remove_record
+
+log = logging.getLogger(__name__)
+RETRY_DELAYS = (5.0, 15.0, 60.0, 300.0, 900.0)  # seconds before each further attempt
+
+
+def setup(registry: kopf.OperatorRegistry) -> None:
+    @kopf.on.event(api.GROUP, api.VERSION, api.CHALLENGES, registry=registry)
+    async def observed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        meta = body.metadata
+        if not meta.get("deletionTimestamp") or api.FINALIZER_DNS_RECORD not in (meta.get("finalizers") or []):
+            return
+        context: Context = memo["context"]
+        challenge = copy.deepcopy(dict(body))
+        context.runner.trigger(f"Challenge/{meta.namespace}/{meta.name}", lambda: release(context, challenge))
+
+
+async def release(context: Context, challenge: dict[str, Any]) -> None:
+    """Remove the Challenge's record (retrying with growing waits), then let the Challenge go."""
+    meta = challenge["metadata"]
+    settings = context.settings
+    error: DnsError | None = None
+    for delay in (0.0, *RETRY_DELAYS):
+        await asyncio.sleep(delay)
+        try:
+            await remove_record(
+                context.kube,
+                challenge,
+                cluster_resource_namespace=settings.cluster_resource_namespace,
+                nameservers=settings.selfcheck_nameservers,
+            )
+        except DnsError as failure:
+            error = failure
+            log.warning("%s/%s: TXT record not removed yet: %s", meta["namespace"], meta["name"], failure)
+            continue
+        error = None
+        break
+    if error is not None:
+        found = challenge_record(challenge)
+        where = f"TXT value {found[1].value} at {found[1].fqdn}" if found else "its TXT record"
+        message = f"gave up removing {where} after {len(RETRY_DELAYS) + 1} attempts: {error}; remove it by hand"
+        await context.kube.event(challenge, "Warning", str(Reason.DNS_RECORD_LEFT), message, context.clock())
+    others = [f for f in meta.get("finalizers") or [] if f != api.FINALIZER_DNS_RECORD]
+    await context.kube.release_challenge(meta["namespace"], meta["name"], others)
