@@ -9,7 +9,7 @@ import json
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,8 @@ def _patch_status(
 
 
 def _changed(obj: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``obj`` with each dotted path (list indexes as numbers) set, or deleted with REMOVE."""
+    """A copy of ``obj`` with each dotted path (list indexes as numbers) set in order, or deleted with
+    REMOVE; values are copied, so a later path may change inside an earlier one's value."""
     result = copy.deepcopy(obj)
     for path, value in changes.items():
         *parents, last = [int(part) if part.isdigit() else part for part in path.split(".")]
@@ -201,11 +202,14 @@ def _changed(obj: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         if value is REMOVE:
             del node[last]
         else:
-            node[last] = value
+            node[last] = copy.deepcopy(value)
     return result
 
 
 # --- valid objects ------------------------------------------------------------------------------------
+
+RFC2136 = {"nameserver": "ns1.example.com", "tsigKeyName": "certwright", "tsigSecretSecretRef": {"name": "tsig"}}
+DNS01 = {"spec.acme.solvers": [{"dns01": {"rfc2136": RFC2136}}]}  # makes an issuer's one solver DNS-01
 
 
 def certificate(namespace: str, name: str | None = None) -> dict[str, Any]:
@@ -263,6 +267,24 @@ def challenge(namespace: str, name: str | None = None) -> dict[str, Any]:
             "solverIndex": 0,
         },
     }
+
+
+def dns01_challenge(namespace: str, name: str | None = None) -> dict[str, Any]:
+    obj = challenge(namespace, name or _unique("dns01-challenge"))
+    obj["spec"].update(
+        {
+            "dnsName": "*.example.com",
+            "type": "dns-01",
+            "dns01": {
+                "fqdn": "_acme-challenge.example.com.",
+                "zone": "example.com.",
+                "value": "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+                "provider": "rfc2136",
+            },
+            "solver": {"dns01": {"rfc2136": RFC2136}, "selfCheck": {"mode": "Check", "timeoutSeconds": 60}},
+        }
+    )
+    return obj
 
 
 def _make(kind: str, namespace: str) -> dict[str, Any]:
@@ -392,9 +414,14 @@ def test_an_issuer_is_stored_with_its_defaults(env: Environment, namespace: str)
     first, second = acme["solvers"]
     assert first == {
         "http01": {"ingress": {"ingressClassName": "nginx", "serviceType": "ClusterIP"}},
-        "selfCheck": {"mode": "Check", "waitSeconds": 10, "timeoutSeconds": 60},
+        "selfCheck": {"mode": "Check", "waitSeconds": 10, "timeoutSeconds": 60, "nameservers": "Authoritative"},
     }
-    assert second["selfCheck"] == {"mode": "Wait", "waitSeconds": 3, "timeoutSeconds": 60}
+    assert second["selfCheck"] == {
+        "mode": "Wait",
+        "waitSeconds": 3,
+        "timeoutSeconds": 60,
+        "nameservers": "Authoritative",
+    }
     assert second["http01"]["ingress"]["podTemplate"]["spec"]["tolerations"] == [
         {"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}
     ]
@@ -402,6 +429,86 @@ def test_an_issuer_is_stored_with_its_defaults(env: Environment, namespace: str)
     for key in ("privateKeySecretRef", "externalAccountBinding", "solvers"):
         del expected[key], acme[key]
     assert acme == expected
+
+
+def test_a_dns01_issuer_is_stored_with_its_defaults(env: Environment, namespace: str) -> None:
+    """HTTP-01 for some names, RFC 2136 for a zone and a plug-in for another, as cert-manager spells them."""
+    obj = issuer(namespace)
+    plugin = {
+        "name": "example-dns",
+        "config": {"apiTokenSecretRef": {"name": "example-dns", "key": "token"}, "ttl": 60, "zones": ["a", "b"]},
+    }
+    obj["spec"]["acme"]["solvers"] += [
+        {"selector": {"dnsZones": ["example.com"]}, "dns01": {"rfc2136": RFC2136}},
+        {
+            "selector": {"dnsZones": ["example.org"]},
+            "dns01": {"cnameStrategy": "Follow", "plugin": plugin},
+            "selfCheck": {"nameservers": "Solver", "timeoutSeconds": 3600},
+        },
+    ]
+    _apply(env, obj)
+    http01, rfc2136, plugged_in = _get(env, obj)["spec"]["acme"]["solvers"]
+    assert http01["http01"] == {"ingress": {"ingressClassName": "nginx", "serviceType": "ClusterIP"}}
+    assert rfc2136["dns01"] == {
+        "cnameStrategy": "None",
+        "rfc2136": {
+            "nameserver": "ns1.example.com",
+            "tsigKeyName": "certwright",
+            "tsigAlgorithm": "HMACSHA256",
+            "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
+        },
+    }
+    assert rfc2136["selfCheck"] == {
+        "mode": "Check",
+        "waitSeconds": 10,
+        "timeoutSeconds": 60,
+        "nameservers": "Authoritative",
+    }
+    assert plugged_in["dns01"] == {"cnameStrategy": "Follow", "plugin": plugin}  # its config as written
+    assert plugged_in["selfCheck"] == {
+        "mode": "Check",
+        "waitSeconds": 10,
+        "timeoutSeconds": 3600,
+        "nameservers": "Solver",
+    }
+
+
+@pytest.mark.parametrize(
+    "rfc2136",
+    [
+        {"nameserver": "ns1.example.com."},
+        {"nameserver": "bind"},  # a short name, completed by the operator Pod's DNS search path
+        {"nameserver": "bind.dns.svc.cluster.local:5353"},
+        {"nameserver": "192.0.2.53"},
+        {"nameserver": "192.0.2.53:53"},
+        {"nameserver": "[2001:db8::53]"},
+        {"nameserver": "[2001:db8::53]:65535"},
+        {"nameserver": "[::1]:53"},
+        {"nameserver": "ns1.example.com"},
+        {"nameserver": "ns1.example.com", "tsigKeyName": "tsig-key.", "tsigSecretSecretRef": {"name": "t", "key": "k"}},
+        {**RFC2136, "tsigAlgorithm": "HMACSHA1"},
+        {**RFC2136, "tsigAlgorithm": "HMACSHA512"},
+    ],
+    ids=[
+        "trailing-dot",
+        "single-label",
+        "host-and-port",
+        "ipv4",
+        "ipv4-and-port",
+        "ipv6",
+        "ipv6-and-port",
+        "ipv6-loopback",
+        "unsigned",
+        "tsig-key-name-with-dot",
+        "hmac-sha1",
+        "hmac-sha512",
+    ],
+)
+def test_an_rfc2136_solver_in_each_form_is_accepted(env: Environment, namespace: str, rfc2136: dict[str, Any]) -> None:
+    obj = _changed(issuer(namespace), {"spec.acme.solvers": [{"dns01": {"rfc2136": rfc2136}}]})
+    _apply(env, obj)
+    stored = _get(env, obj)["spec"]["acme"]["solvers"][0]["dns01"]["rfc2136"]
+    assert stored.items() >= {key: value for key, value in rfc2136.items() if key != "tsigSecretSecretRef"}.items()
 
 
 def test_a_cluster_issuer_for_a_private_ca_is_stored_with_its_defaults(
@@ -419,8 +526,11 @@ def test_a_cluster_issuer_for_a_private_ca_is_stored_with_its_defaults(
     assert "solvers" not in acme
 
 
-def test_a_challenge_is_stored_as_written(env: Environment, namespace: str) -> None:
-    obj = challenge(namespace)
+@pytest.mark.parametrize("make", [challenge, dns01_challenge], ids=["http-01", "dns-01"])
+def test_a_challenge_is_stored_as_written(
+    env: Environment, namespace: str, make: Callable[[str], dict[str, Any]]
+) -> None:
+    obj = make(namespace)
     _apply(env, obj)
     assert _get(env, obj)["spec"] == obj["spec"]
 
@@ -637,16 +747,121 @@ BAD = [
     Bad("preferred-chain-65", "Issuer", {"spec.acme.preferredChain": "x" * 65}, ("spec.acme.preferredChain", "64")),
     Bad("solvers-empty", "Issuer", {"spec.acme.solvers": []}, ("spec.acme.solvers", "at least 1 items")),
     Bad(
-        "solver-without-http01",
+        "solver-without-a-type",
         "Issuer",
         {"spec.acme.solvers": [{"selector": {"dnsZones": ["example.com"]}}]},
-        ("spec.acme.solvers[0]", "each solver needs http01 (dns01 is not supported yet)"),
+        ("spec.acme.solvers[0]", "each solver needs exactly one of http01 or dns01"),
     ),
     Bad(
-        "solver-dns01",
+        "solver-http01-and-dns01",
         "Issuer",
-        {"spec.acme.solvers": [{"dns01": {"cloudflare": {}}}]},
-        ('unknown field "spec.acme.solvers[0].dns01"',),
+        {"spec.acme.solvers.0.dns01": {"rfc2136": RFC2136}},
+        ("spec.acme.solvers[0]", "each solver needs exactly one of http01 or dns01"),
+    ),
+    Bad(
+        "dns01-two-providers",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.plugin": {"name": "example-dns"}},
+        ("spec.acme.solvers[0].dns01", "dns01 needs exactly one provider: rfc2136, or plugin"),
+    ),
+    Bad(
+        "dns01-no-provider",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01": {"cnameStrategy": "Follow"}},
+        ("spec.acme.solvers[0].dns01", "dns01 needs exactly one provider: rfc2136, or plugin"),
+    ),
+    Bad(
+        "dns01-cert-manager-provider",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01": {"cloudflare": {"email": "ops@example.com"}}},
+        ('unknown field "spec.acme.solvers[0].dns01.cloudflare"',),
+    ),
+    Bad(
+        "cname-strategy",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.cnameStrategy": "Always"},
+        ('spec.acme.solvers[0].dns01.cnameStrategy: Unsupported value: "Always"',),
+    ),
+    Bad(
+        "rfc2136-no-nameserver",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.nameserver": REMOVE},
+        ("spec.acme.solvers[0].dns01.rfc2136.nameserver: Required value",),
+    ),
+    *(
+        Bad(
+            f"nameserver-{case}",
+            "Issuer",
+            {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.nameserver": nameserver},
+            ("spec.acme.solvers[0].dns01.rfc2136.nameserver", "rfc2136.nameserver must be host[:port]"),
+        )
+        for case, nameserver in [
+            ("url", "https://ns1.example.com"),
+            ("space", "ns1 example.com"),
+            ("port-0", "ns1.example.com:0"),
+            ("port-65536", "192.0.2.53:65536"),
+            ("empty-port", "ns1.example.com:"),
+            ("ipv4-octet", "192.0.2.256"),
+            ("ipv6-without-brackets", "2001:db8::53"),  # which colon starts the port?
+            ("ipv6-not-hex", "[2001:db8::5g]:53"),
+        ]
+    ),
+    Bad(
+        "tsig-md5",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.tsigAlgorithm": "HMACMD5"},
+        ("spec.acme.solvers[0].dns01.rfc2136.tsigAlgorithm", "HMACMD5 must not be used for TSIG", "use HMACSHA256"),
+    ),
+    Bad(
+        "tsig-algorithm-spelling",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.tsigAlgorithm": "hmac-sha256"},
+        (
+            'spec.acme.solvers[0].dns01.rfc2136.tsigAlgorithm: Invalid value: "hmac-sha256"',
+            "must be HMACSHA256, HMACSHA384, HMACSHA512, HMACSHA224 or HMACSHA1",
+        ),
+    ),
+    Bad(
+        "tsig-key-name-without-secret",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.tsigSecretSecretRef": REMOVE},
+        ("spec.acme.solvers[0].dns01.rfc2136", "tsigKeyName and tsigSecretSecretRef go together"),
+    ),
+    Bad(
+        "tsig-secret-without-key-name",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.tsigKeyName": REMOVE},
+        ("spec.acme.solvers[0].dns01.rfc2136", "tsigKeyName and tsigSecretSecretRef go together"),
+    ),
+    Bad(
+        "tsig-key-name",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.tsigKeyName": "certwright key"},
+        ("spec.acme.solvers[0].dns01.rfc2136.tsigKeyName", "should match"),
+    ),
+    Bad(
+        "tsig-secret-ref-no-name",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.tsigSecretSecretRef": {"key": "secret"}},
+        ("spec.acme.solvers[0].dns01.rfc2136.tsigSecretSecretRef.name: Required value",),
+    ),
+    Bad(
+        "plugin-no-name",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01": {"plugin": {"config": {}}}},
+        ("spec.acme.solvers[0].dns01.plugin.name: Required value",),
+    ),
+    Bad(
+        "plugin-name-uppercase",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01": {"plugin": {"name": "Route53"}}},
+        ("spec.acme.solvers[0].dns01.plugin.name", "should match"),
+    ),
+    Bad(
+        "plugin-config-not-an-object",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.dns01": {"plugin": {"name": "example-dns", "config": "zone=example.com"}}},
+        ("spec.acme.solvers[0].dns01.plugin.config", "type object"),
     ),
     Bad(
         "http01-without-ingress",
@@ -703,6 +918,18 @@ BAD = [
         ("spec.acme.solvers[0].selfCheck.timeoutSeconds", "greater than or equal to 5"),
     ),
     Bad(
+        "self-check-timeout-3601",
+        "Issuer",
+        {"spec.acme.solvers.0.selfCheck": {"timeoutSeconds": 3601}},
+        ("spec.acme.solvers[0].selfCheck.timeoutSeconds", "less than or equal to 3600"),
+    ),
+    Bad(
+        "self-check-nameservers",
+        "Issuer",
+        {**DNS01, "spec.acme.solvers.0.selfCheck": {"nameservers": "Recursive"}},
+        ('spec.acme.solvers[0].selfCheck.nameservers: Unsupported value: "Recursive"',),
+    ),
+    Bad(
         "selector-wildcard-zone",
         "Issuer",
         {"spec.acme.solvers.0.selector": {"dnsZones": ["*.example.com"]}},
@@ -716,13 +943,43 @@ BAD = [
         ("spec.acme.server", "acme.server must be an https:// URL of an ACME directory"),
     ),
     Bad(
-        "cluster-solver-without-http01",
+        "cluster-solver-without-a-type",
         "ClusterIssuer",
         {"spec.acme.solvers": [{"http01": {"ingress": {}}}, {}]},
-        ("spec.acme.solvers[1]", "each solver needs http01 (dns01 is not supported yet)"),
+        ("spec.acme.solvers[1]", "each solver needs exactly one of http01 or dns01"),
+    ),
+    Bad(
+        "cluster-tsig-key-name-without-secret",
+        "ClusterIssuer",
+        {**DNS01, "spec.acme.solvers.0.dns01.rfc2136.tsigSecretSecretRef": REMOVE},
+        ("spec.acme.solvers[0].dns01.rfc2136", "tsigKeyName and tsigSecretSecretRef go together"),
     ),
     # Challenge
-    Bad("challenge-type", "Challenge", {"spec.type": "dns-01"}, ('spec.type: Unsupported value: "dns-01"',)),
+    Bad("challenge-type", "Challenge", {"spec.type": "tls-alpn-01"}, ('spec.type: Unsupported value: "tls-alpn-01"',)),
+    Bad(
+        "challenge-dns-01-without-dns01",
+        "Challenge",
+        {"spec.type": "dns-01"},
+        ("spec.dns01: Required value", "a dns-01 challenge needs dns01"),
+    ),
+    Bad(
+        "challenge-dns01-value-a-key-authorization",
+        "Challenge",
+        {"spec.type": "dns-01", "spec.dns01": {"value": "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.thumbprint"}},
+        ("spec.dns01.value", "should match"),
+    ),
+    Bad(
+        "challenge-dns01-fqdn-without-dot",
+        "Challenge",
+        {"spec.type": "dns-01", "spec.dns01": {"fqdn": "_acme-challenge.example.com"}},
+        ("spec.dns01.fqdn", "should match"),
+    ),
+    Bad(
+        "challenge-dns01-provider",
+        "Challenge",
+        {"spec.type": "dns-01", "spec.dns01": {"provider": "RFC 2136"}},
+        ("spec.dns01.provider", "should match"),
+    ),
     Bad("challenge-token", "Challenge", {"spec.token": "../../etc"}, ("spec.token", "should match")),
     Bad("challenge-url", "Challenge", {"spec.url": "http://acme.example/chall/1"}, ("spec.url", "should match")),
     Bad("challenge-no-dns-name", "Challenge", {"spec.dnsName": REMOVE}, ("spec.dnsName: Required value",)),
@@ -886,13 +1143,18 @@ def test_kubectl_get_shows_useful_columns(env: Environment, namespace: str) -> N
     _apply(env, chall)
     _patch_status(env, chall, {"state": "pending", "reason": "Waiting for the solver Pod", "presented": False})
     header, row, stored = _row_and_object(env, chall, "-n", namespace)
-    assert header == ["NAME", "STATE", "DOMAIN", "REASON", "AGE"]
-    assert (row["DOMAIN"], row["STATE"], row["REASON"]) == (
+    assert header == ["NAME", "STATE", "TYPE", "DOMAIN", "REASON", "AGE"]
+    assert (row["TYPE"], row["DOMAIN"], row["STATE"], row["REASON"]) == (
+        "http-01",
         "www.example.com",
         stored["status"]["state"],
         stored["status"]["reason"],
     )
     assert row["REASON"]
+    wildcard = dns01_challenge(namespace, "dns01-columns")
+    _apply(env, wildcard)
+    _, [row] = _table(env, "challenges", "dns01-columns", "-n", namespace)
+    assert (row["TYPE"], row["DOMAIN"]) == ("dns-01", "*.example.com")
 
     iss = issuer(namespace, "columns")
     _apply(env, iss)
@@ -926,8 +1188,27 @@ def test_short_names_and_the_certwright_category(env: Environment, namespace: st
     assert {f"{kind}.{GROUP}/named" for kind in ("certificate", "issuer", "challenge")} <= names
 
 
-def test_kubectl_explain_describes_the_fields(env: Environment, crds: None) -> None:
-    explained = env.kubectl("explain", "certificates.spec.renewBefore").stdout
-    assert "Go duration" in explained
-    explained = env.kubectl("explain", "clusterissuers.spec.acme.privateKeySecretRef").stdout
-    assert "cluster resource namespace" in explained
+@pytest.mark.parametrize(
+    ("field", "says"),
+    [
+        ("certificates.spec.renewBefore", "Go duration"),
+        ("clusterissuers.spec.acme.privateKeySecretRef", "cluster resource namespace"),
+        ("issuers.spec.acme.solvers", "only DNS-01 can validate wildcard names"),
+        ("clusterissuers.spec.acme.solvers.dns01.rfc2136.tsigSecretSecretRef", "in the cluster resource namespace"),
+        ("issuers.spec.acme.solvers.dns01.rfc2136.tsigAlgorithm", "make a new key with tsig-keygen -a hmac-sha256"),
+        ("issuers.spec.acme.solvers.selfCheck.nameservers", "for split-horizon set-ups"),
+        ("challenges.spec.dns01.value", "so it is not a secret"),
+    ],
+    ids=[
+        "renew-before",
+        "cluster-account-key",
+        "solvers",
+        "cluster-tsig-secret",
+        "tsig-algorithm",
+        "nameservers",
+        "txt",
+    ],
+)
+def test_kubectl_explain_describes_the_fields(env: Environment, crds: None, field: str, says: str) -> None:
+    explained = " ".join(env.kubectl("explain", field).stdout.split())  # as one line: kubectl wraps at 80
+    assert says in explained
