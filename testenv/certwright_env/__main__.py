@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .base import REPO
 from .environment import Environment
-from .issuer import pebble_issuer_yaml
+from .issuer import pebble_dns01_issuer_yaml, pebble_issuer_yaml
 from .operator import NAMESPACE, HelmRelease, OperatorProcess, install
 from .processes import ask_for_sigterm_when_parent_dies
 
@@ -34,7 +34,7 @@ def main() -> int:
         )
         return 2
     print(
-        "certwright-env: starting etcd, kube-apiserver, kube-controller-manager, Pebble, DNS, the node and the "
+        "certwright-env: starting etcd, kube-apiserver, kube-controller-manager, BIND, Pebble, the node and the "
         "stand-in's ingress…",
         file=sys.stderr,
         flush=True,
@@ -43,6 +43,10 @@ def main() -> int:
         operator_line = _start_operator(env, mode)
         issuer_file = env.run_dir / "issuer-pebble.yaml"
         issuer_file.write_text(pebble_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle))
+        dns01_issuer_file = env.run_dir / "issuer-pebble-dns01.yaml"
+        dns01_issuer_file.write_text(
+            pebble_dns01_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle, env.bind, namespace=NAMESPACE)
+        )
         exports = env.exports() + f"\nexport CERTWRIGHT_NAMESPACE={NAMESPACE}"
         if env.node is not None:
             print(
@@ -61,7 +65,13 @@ def main() -> int:
         print(exports, flush=True)
         print(f"certwright-env: {operator_line}; try:", file=sys.stderr)
         print(f"  kubectl apply -f {issuer_file} -f examples/certificate.yaml", file=sys.stderr)
-        print("  kubectl get certificates -w", file=sys.stderr, flush=True)
+        print("  kubectl get certificates -w", file=sys.stderr)
+        print(
+            f"certwright-env: BIND at {env.bind.nameserver} takes signed updates for {', '.join(env.bind.zones)}; "
+            "a ClusterIssuer answering DNS-01 there:",
+            file=sys.stderr,
+        )
+        print(f"  kubectl apply -f {dns01_issuer_file}", file=sys.stderr, flush=True)
         if not options.once:
             print("certwright-env: running; Ctrl-C stops everything", file=sys.stderr, flush=True)
             stopped.wait()

@@ -1,4 +1,7 @@
-"""One local environment: etcd, kube-apiserver, kube-controller-manager, Pebble, its DNS, the stand-in.
+"""One local environment: etcd, kube-apiserver, kube-controller-manager, BIND, Pebble, the stand-in.
+
+BIND is the environment's DNS (Pebble resolves through it): every name answers with the environment's
+address, and a few zones take signed RFC 2136 updates, for DNS-01 (see bind.py).
 
 Every environment takes a loopback address of its own (127.A.0.1, with the rest of 127.A/16 for the
 stand-in's Pods) and free ports on it, so several run side by side; its files live in one run folder
@@ -22,6 +25,7 @@ from typing import Any
 from . import images, nodehost, processes, tlsfiles
 from .base import REPO, Stack
 from .binaries import KUBERNETES_VERSION, Binaries, ensure_all
+from .bind import Bind
 from .node import NODE_NAME, Node
 from .pebble import PebbleParts
 
@@ -73,6 +77,7 @@ class Environment(Stack):
         self.real_node = real_node
         self.node: Node | None = None
         self.no_node_reason = ""
+        self.bind = Bind(self)
 
     def _start_components(self) -> None:
         """Start every component in dependency order, waiting until each one is ready."""
@@ -80,7 +85,7 @@ class Environment(Stack):
         claimed = Node.claim(self) if self.real_node else "not asked for"
         if isinstance(claimed, Node):
             self.node = claimed
-            # Pebble, its DNS and the ingress answer on the node's bridge, where Pods reach them too
+            # Pebble, BIND and the ingress answer on the node's bridge, where Pods reach them too
             # (an operator running in the cluster); the control plane stays on the loopback address.
             self.address = claimed.address
         else:
@@ -99,7 +104,8 @@ class Environment(Stack):
         self.timed("etcd", self._start_etcd)
         self.timed("kube-apiserver", self._start_apiserver)
         controller_manager_ready = self._start_controller_manager()
-        self.timed("dns", self.pebble.start_dns)
+        self.timed("dns", self.bind.start)
+        self.pebble.nameserver = self.bind.nameserver  # Pebble's -dnsserver: BIND, not challtestsrv
         self.timed("pebble", self.pebble.start_pebble)
         if self.node is not None:
             self.timed("kube-scheduler", self._start_scheduler)
@@ -110,6 +116,7 @@ class Environment(Stack):
         self.timed("kube-controller-manager", controller_manager_ready)
 
     def stop(self) -> None:
+        self.bind.release()  # before the stack gives up its address, so no newer holder loses its alias
         super().stop()
         if self.node is not None:
             self.node.release()
@@ -143,7 +150,8 @@ class Environment(Stack):
 
     @property
     def nameserver(self) -> str:
-        return self.pebble.nameserver
+        """BIND's ``address:port``: every name resolves there, as Pebble and the operator's self-check see it."""
+        return self.bind.nameserver
 
     @property
     def pebble_directory_url(self) -> str:
@@ -437,6 +445,10 @@ class Environment(Stack):
                 f"export PEBBLE_CA_BUNDLE={self.pebble_ca_bundle}",
                 f"export PEBBLE_MANAGEMENT_URL={self.pebble_management_url}",
                 f"export CERTWRIGHT_ENV_NAMESERVERS={self.nameserver}",
+                f"export BIND_NAMESERVER={self.bind.nameserver}",
+                f"export BIND_TSIG_KEY_NAME={self.bind.tsig_key_name}",
+                f"export BIND_TSIG_ALGORITHM={self.bind.tsig_algorithm}",
+                f"export BIND_TSIG_SECRET={self.bind.tsig_secret}",
                 f"export CERTWRIGHT_IMAGE={self.certwright_image}",
             ]
         )
