@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the build and the tests need from the system: Python's venv module, Debian's Pebble
-# (an older ACME server for the acme tier), and a Go toolchain new enough for Kubernetes v1.35
-# (Go >= 1.25). Debian packages where they suffice.
+# (an older ACME server for the acme tier), BIND (the environment's DNS), and a Go toolchain new
+# enough for Kubernetes v1.35 (Go >= 1.25). Debian packages where they suffice.
 set -euo pipefail
 
 need_apt=()
@@ -20,11 +20,31 @@ if [ "$(id -u)" -eq 0 ]; then
   command -v ip >/dev/null || need_apt+=(iproute2)
   [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
 fi
-if ((${#need_apt[@]})); then
-  echo "system-deps: installing ${need_apt[*]} (apt-get)"
+# BIND, the environment's DNS (testenv/certwright_env/bind.py); dig for people.
+need_bind=
+[ -x /usr/sbin/named ] || need_bind=1
+if ((${#need_apt[@]})) || [ -n "$need_bind" ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq
+fi
+if ((${#need_apt[@]})); then
+  echo "system-deps: installing ${need_apt[*]} (apt-get)"
   $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+if [ -n "$need_bind" ]; then
+  # Every environment runs its own named; the system's service must not start (it would take port 53).
+  # A policy-rc.d that exits 101 tells the package's scripts not to start it: ours only if none exists.
+  echo "system-deps: installing bind9 bind9-dnsutils (apt-get), without starting the named service"
+  policy=/usr/sbin/policy-rc.d
+  created_policy=
+  if [ ! -e "$policy" ]; then
+    created_policy=1
+    trap '$SUDO rm -f "$policy"' EXIT  # also when the install fails
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+  fi
+  $SUDO apt-get install -y -qq bind9 bind9-dnsutils
+  if [ -n "$created_policy" ]; then $SUDO rm -f "$policy"; trap - EXIT; fi
 fi
 
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
