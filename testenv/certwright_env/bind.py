@@ -34,7 +34,6 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.tsig
-import dns.tsigkeyring
 import dns.update
 
 from . import processes
@@ -168,11 +167,14 @@ class Bind:
     def _listen_address(self) -> str:
         """The stack's address, put on ``lo`` first when no interface carries it (root only)."""
         address = self.stack.address
-        if address in _interface_addresses():
-            return address  # the node's bridge
+        labels = _interface_addresses()
+        if labels.get(address) == ALIAS_LABEL:
+            self._alias = address  # left by a killed environment that held this address before us
+        if address in labels:
+            return address  # the node's bridge, or that alias
         if os.geteuid() != 0 or shutil.which("ip") is None:
             return "127.0.0.1"
-        _remove_stale_aliases()
+        _remove_stale_aliases(labels)
         _ip("addr", "add", f"{address}/32", "dev", "lo", "label", ALIAS_LABEL)
         self._alias = address
         return address
@@ -273,27 +275,26 @@ def _bindable(address: str, port: int) -> bool:
     return True
 
 
-def _interface_addresses(label: str | None = None) -> set[str]:
-    """The IPv4 addresses interfaces carry (those with ``label`` only, when given)."""
+def _interface_addresses() -> dict[str, str]:
+    """The IPv4 addresses interfaces carry, each with its label."""
     if shutil.which("ip") is None:
-        return set()
+        return {}
     listing = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True, check=True)
     return {
-        entry["local"]
+        entry["local"]: entry.get("label", "")
         for interface in json.loads(listing.stdout or "[]")
         for entry in interface.get("addr_info", [])
-        if label is None or entry.get("label") == label
     }
 
 
-def _remove_stale_aliases() -> None:
+def _remove_stale_aliases(labels: dict[str, str]) -> None:
     """Remove the aliases of environments that are gone: no one holds their address's lock."""
-    for address in _interface_addresses(ALIAS_LABEL):
+    for address in (address for address, label in labels.items() if label == ALIAS_LABEL):
         with (_LOCKS / f"{address}.lock").open("a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                continue  # a running environment's, maybe our own
+                continue  # a running environment's
             _ip("addr", "del", f"{address}/32", "dev", "lo", check=False)  # another start may be removing it too
 
 
