@@ -210,6 +210,13 @@ def _changed(obj: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 RFC2136 = {"nameserver": "ns1.example.com", "tsigKeyName": "certwright", "tsigSecretSecretRef": {"name": "tsig"}}
 DNS01 = {"spec.acme.solvers": [{"dns01": {"rfc2136": RFC2136}}]}  # makes an issuer's one solver DNS-01
+TXT = {  # where a DNS-01 Challenge's record goes
+    "fqdn": "_acme-challenge.example.com.",
+    "zone": "example.com.",
+    "value": "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+    "provider": "rfc2136",
+}
+DNS01_CHALLENGE = {"spec.type": "dns-01", "spec.dns01": TXT}  # makes a Challenge a DNS-01 one
 
 
 def certificate(namespace: str, name: str | None = None) -> dict[str, Any]:
@@ -275,12 +282,7 @@ def dns01_challenge(namespace: str, name: str | None = None) -> dict[str, Any]:
         {
             "dnsName": "*.example.com",
             "type": "dns-01",
-            "dns01": {
-                "fqdn": "_acme-challenge.example.com.",
-                "zone": "example.com.",
-                "value": "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
-                "provider": "rfc2136",
-            },
+            "dns01": TXT,
             "solver": {"dns01": {"rfc2136": RFC2136}, "selfCheck": {"mode": "Check", "timeoutSeconds": 60}},
         }
     )
@@ -965,20 +967,26 @@ BAD = [
     Bad(
         "challenge-dns01-value-a-key-authorization",
         "Challenge",
-        {"spec.type": "dns-01", "spec.dns01": {"value": "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.thumbprint"}},
+        {**DNS01_CHALLENGE, "spec.dns01.value": "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.thumbprint"},
         ("spec.dns01.value", "should match"),
     ),
     Bad(
         "challenge-dns01-fqdn-without-dot",
         "Challenge",
-        {"spec.type": "dns-01", "spec.dns01": {"fqdn": "_acme-challenge.example.com"}},
+        {**DNS01_CHALLENGE, "spec.dns01.fqdn": "_acme-challenge.example.com"},
         ("spec.dns01.fqdn", "should match"),
     ),
     Bad(
         "challenge-dns01-provider",
         "Challenge",
-        {"spec.type": "dns-01", "spec.dns01": {"provider": "RFC 2136"}},
+        {**DNS01_CHALLENGE, "spec.dns01.provider": "RFC 2136"},
         ("spec.dns01.provider", "should match"),
+    ),
+    Bad(
+        "challenge-dns01-without-zone",
+        "Challenge",
+        {**DNS01_CHALLENGE, "spec.dns01.zone": REMOVE},
+        ("spec.dns01.zone: Required value",),
     ),
     Bad("challenge-token", "Challenge", {"spec.token": "../../etc"}, ("spec.token", "should match")),
     Bad("challenge-url", "Challenge", {"spec.url": "http://acme.example/chall/1"}, ("spec.url", "should match")),
