@@ -80,7 +80,8 @@ class TsigKey:
 
 
 def named_conf(folder: Path, address: str, port: int, key: TsigKey) -> str:
-    """named's configuration: authoritative only, on one address, writing nowhere but ``folder``."""
+    """named's configuration: authoritative for every zone (the root too), on one address, writing
+    nowhere but ``folder``."""
     stanzas = "".join(
         f'zone "{zone}" {{ type primary; file "{zone_file_name(zone)}"; allow-update {{ {allowed} }}; }};\n'
         for zone, allowed in [
@@ -101,7 +102,11 @@ def named_conf(folder: Path, address: str, port: int, key: TsigKey) -> str:
     secroots-file "{folder}/named.secroots";
     listen-on port {port} {{ {address}; }};
     listen-on-v6 {{ none; }};
-    recursion no;
+    // Recursion as a CA's resolver does it (Pebble asks here): a CNAME at _acme-challenge is
+    // chased into the zone it points to. Every name is in a zone served here (the root too), so
+    // recursion never leaves this process.
+    recursion yes;
+    allow-recursion {{ any; }};
     dnssec-validation no;
     notify no;
     allow-query {{ any; }};

@@ -26,13 +26,14 @@ def test_every_file_named_writes_is_in_the_run_folder() -> None:
     assert f'directory "{FOLDER}";' in conf
 
 
-def test_named_is_authoritative_only_on_one_address_without_rndc() -> None:
+def test_named_listens_on_one_address_without_rndc_and_chases_cnames_as_a_resolver() -> None:
     conf = named_conf(FOLDER, "127.1.0.1", 5353, KEY)
 
     for statement in (
         "listen-on port 5353 { 127.1.0.1; };",
         "listen-on-v6 { none; };",
-        "recursion no;",
+        "recursion yes;",
+        "allow-recursion { any; };",
         "dnssec-validation no;",
         "notify no;",
         "empty-zones-enable no;",
