@@ -18,7 +18,7 @@ REVIEWED = {
     "issuers.certwright.dev/status": {"patch"},
     "clusterissuers.certwright.dev": {"get", "list", "watch"},
     "clusterissuers.certwright.dev/status": {"patch"},
-    "challenges.certwright.dev": {"get", "list", "watch", "create", "delete"},
+    "challenges.certwright.dev": {"get", "list", "watch", "create", "patch", "delete"},
     "challenges.certwright.dev/status": {"patch"},
     "challenges.certwright.dev/finalizers": {"update"},
     "secrets": {"get", "list", "watch", "create", "update", "patch", "delete"},
