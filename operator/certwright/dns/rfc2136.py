@@ -136,8 +136,9 @@ class Rfc2136(DnsProvider):
         except dns.tsig.PeerBadKey as error:
             raise DnsError(
                 TSIG_REFUSED,
-                f"nameserver {where} does not know TSIG key {settings.key_name!r} (BADKEY): check tsigKeyName "
-                "against the key's name in the nameserver's configuration",
+                f"nameserver {where} does not know TSIG key {settings.key_name!r} with algorithm "
+                f"{settings.algorithm} (BADKEY): check tsigKeyName and tsigAlgorithm against the key in the "
+                "nameserver's configuration",
             ) from error
         except dns.tsig.PeerBadSignature as error:
             raise DnsError(
