@@ -20,10 +20,12 @@ help:
 system-deps:
 	@./scripts/system-deps.sh
 
-$(STAMP): pyproject.toml constraints.txt | system-deps
+$(STAMP): pyproject.toml constraints.txt tests/dnsplugin/pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	# A DNS provider plug-in as a separate package, for the tests that prove plug-ins are found.
+	$(PY) -m pip install --quiet --constraint constraints.txt --no-deps ./tests/dnsplugin
 	touch $(STAMP)
 
 # etcd, kube-apiserver, kube-controller-manager, kubectl, Pebble: built once, cached by version.
