@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import time
 import uuid
 from typing import Any
 
@@ -30,6 +32,7 @@ from .certwright import (
     namespace,
     orders,
     wait_condition,
+    wait_issuer_ready,
     wait_ready,
 )
 
@@ -254,14 +257,17 @@ def test_a_certificate_deleted_while_the_operator_is_down_leaves_no_record(
     assert presented["metadata"]["finalizers"] == ["certwright.dev/dns-record"]
 
     operator.kill()
-    env.kubectl("delete", "certificate", "gone", "-n", ns, "--wait=false")
-    held = eventually(
-        lambda: get_or_none(env, "challenge", presented["metadata"]["name"], ns),
-        lambda c: bool(c.get("metadata", {}).get("deletionTimestamp")),
-        what="the garbage collector deletes the Challenge, and its finalizer holds it",
-    )
-    assert txt(env, fqdn) == [held["spec"]["dns01"]["value"].join('""')]
-    operator.start()
+    try:
+        env.kubectl("delete", "certificate", "gone", "-n", ns, "--wait=false")
+        held = eventually(
+            lambda: get_or_none(env, "challenge", presented["metadata"]["name"], ns),
+            lambda c: bool(c.get("metadata", {}).get("deletionTimestamp")),
+            timeout=90,  # the garbage collector learns of CRDs by discovery, every 30 s
+            what="the garbage collector deletes the Challenge, and its finalizer holds it",
+        )
+        assert txt(env, fqdn) == [held["spec"]["dns01"]["value"].join('""')]
+    finally:
+        operator.start()
 
     assert eventually(lambda: challenges(env, ns), lambda found: not found, what="the Challenge goes") == []
     assert txt(env, fqdn) == []
@@ -318,3 +324,49 @@ def test_a_plugin_that_is_not_installed_is_named(env: Environment, operator: Ope
     message = condition(blocked, "Ready")["message"]
     assert "no DNS provider plug-in named 'route53' is installed" in message
     assert "testprovider" in message, "the message lists the plug-ins that are installed"
+
+
+@pytest.mark.parametrize("seed", [7, 31])
+def test_a_dns01_burst_killed_at_random_moments_orders_once_each_and_leaves_no_record(
+    env: Environment, operator: OperatorProcess, seed: int
+) -> None:
+    chance, ns, burst = random.Random(seed), namespace(env), 30
+    apply(env, *dns_issuer(env, ns))
+    wait_issuer_ready(env, "pebble", ns)
+    bases = [f"{label()}.example.test" for _ in range(burst)]
+
+    apply(env, *(certificate(f"b-{i:02d}", ns, [f"*.{base}", base], "pebble") for i, base in enumerate(bases)))
+    kills = chance.choice([2, 3])
+    for _ in range(kills):
+        time.sleep(chance.uniform(0.05, 1.5))
+        operator.kill()
+        operator.start()
+
+    def ready() -> int:
+        items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
+        return sum(1 for c in items if condition(c, "Ready").get("status") == "True")
+
+    eventually(ready, lambda count: count == burst, timeout=240, what=f"{burst} Ready")
+    eventually(lambda: challenges(env, ns), lambda found: not found, timeout=60, what="no Challenge is left")
+    assert orders(env, ns) == burst, f"one order per Certificate (seed {seed}, {kills} kills)"
+    assert [base for base in bases if txt(env, f"_acme-challenge.{base}.")] == [], "no record of ours is left"
+
+
+def test_a_namespace_deleted_mid_issuance_goes_and_leaves_no_record(
+    env: Environment, operator: OperatorProcess
+) -> None:
+    """Its Secrets go with it, the TSIG Secret too: the Challenge's finalizer must not hold the namespace."""
+    ns, name = namespace(env), f"{label()}.example.test"
+    waiting = rfc2136(env, selfCheck={"mode": "Wait", "waitSeconds": 5})
+    apply(env, *dns_issuer(env, ns, waiting), certificate("doomed", ns, [name], "pebble"))
+    _presented(env, ns)
+
+    env.kubectl("delete", "namespace", ns, "--wait=false")
+
+    eventually(
+        lambda: env.kubectl("get", "namespace", ns, check=False).returncode,
+        lambda code: code != 0,
+        timeout=90,
+        what=f"namespace {ns} is deleted",
+    )
+    eventually(lambda: txt(env, f"_acme-challenge.{name}."), lambda found: not found, what="the record is removed")

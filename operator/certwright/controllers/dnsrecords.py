@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from ..dns.errors import DnsError
+from ..dns.errors import CONFIG_INVALID, PROVIDER_FAILED, PROVIDER_NOT_FOUND, SECRET_MISSING, DnsError
 from ..domain import api
 from ..domain.conditions import Reason
 from ..kube.context import Context
@@ -24,6 +24,9 @@ from ..kube.dns import challenge_record, remove_record
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (5.0, 15.0, 60.0, 300.0, 900.0)  # seconds before each further attempt
+# What waiting does not fix (a Secret deleted with its namespace, a plug-in not installed): one retry,
+# then the Challenge goes, so that deleting a namespace is never held for long.
+LASTING = frozenset({SECRET_MISSING, CONFIG_INVALID, PROVIDER_NOT_FOUND})
 
 
 def setup(registry: kopf.OperatorRegistry) -> None:
@@ -42,8 +45,12 @@ async def release(context: Context, challenge: dict[str, Any]) -> None:
     meta = challenge["metadata"]
     settings = context.settings
     error: DnsError | None = None
+    attempts = 0
     for delay in (0.0, *RETRY_DELAYS):
+        if error is not None and error.reason in LASTING and attempts >= 2:
+            break
         await asyncio.sleep(delay)
+        attempts += 1
         try:
             await remove_record(
                 context.kube,
@@ -51,8 +58,8 @@ async def release(context: Context, challenge: dict[str, Any]) -> None:
                 cluster_resource_namespace=settings.cluster_resource_namespace,
                 nameservers=settings.selfcheck_nameservers,
             )
-        except DnsError as failure:
-            error = failure
+        except Exception as failure:  # noqa: BLE001 (an API error too must not hold the Challenge for ever)
+            error = failure if isinstance(failure, DnsError) else DnsError(PROVIDER_FAILED, str(failure))
             log.warning("%s/%s: TXT record not removed yet: %s", meta["namespace"], meta["name"], failure)
             continue
         error = None
@@ -60,7 +67,7 @@ async def release(context: Context, challenge: dict[str, Any]) -> None:
     if error is not None:
         found = challenge_record(challenge)
         where = f"TXT value {found[1].value} at {found[1].fqdn}" if found else "its TXT record"
-        message = f"gave up removing {where} after {len(RETRY_DELAYS) + 1} attempts: {error}; remove it by hand"
+        message = f"gave up removing {where} after {attempts} attempts: {error}; remove it by hand"
         await context.kube.event(challenge, "Warning", str(Reason.DNS_RECORD_LEFT), message, context.clock())
     others = [f for f in meta.get("finalizers") or [] if f != api.FINALIZER_DNS_RECORD]
     await context.kube.release_challenge(meta["namespace"], meta["name"], others)
