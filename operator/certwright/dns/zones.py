@@ -83,7 +83,7 @@ async def find_zone(fqdn: str, nameservers: Sequence[str]) -> str:
     if zone == dns.name.root:
         raise DnsError(
             ZONE_NOT_SERVED,
-            f"no zone below the root holds {fqdn} ({asked} answer for it only from the root zone): "
+            f"no zone below the root holds {fqdn} (asked {asked}: only the root zone answers for it); "
             "create the domain's zone on your DNS server, or check the name's spelling",
         )
     return zone.to_text()
