@@ -103,7 +103,8 @@ def validated_types(env: Environment, ns: str) -> dict[str, str]:
             for authorization_url in client.order(url).body.authorizations:
                 body = client.authorization(authorization_url).body
                 name = ("*." if body.wildcard else "") + body.identifier.value
-                found[name] = next(c.type for c in body.challenges if c.status == "valid")
+                for answered in (c for c in body.challenges if c.status == "valid"):
+                    found[name] = answered.type
     return found
 
 
@@ -370,3 +371,35 @@ def test_a_namespace_deleted_mid_issuance_goes_and_leaves_no_record(
         what=f"namespace {ns} is deleted",
     )
     eventually(lambda: txt(env, f"_acme-challenge.{name}."), lambda found: not found, what="the record is removed")
+
+
+def test_a_cname_in_the_way_without_follow_is_named_before_the_ca_is_asked(
+    env: Environment, operator: OperatorProcess
+) -> None:
+    ns, name = namespace(env), f"{label()}.example.test"
+    target = f"{label()}.delegated.test."
+    env.bind.update("example.test", add=[(f"_acme-challenge.{name}.", 60, "CNAME", target)])
+    quick = rfc2136(env, selfCheck={"timeoutSeconds": 5})
+    apply(env, *dns_issuer(env, ns, quick), certificate("aliased", ns, [name], "pebble"))
+
+    failed = wait_condition(env, "aliased", ns, "Ready", "DNSPropagationTimedOut")
+
+    message = condition(failed, "Ready")["message"]
+    assert f"answers a CNAME at _acme-challenge.{name}. (to {target})" in message
+    assert "set dns01.cnameStrategy: Follow" in message
+    assert "The CA was not asked to validate" in message
+    assert validated_types(env, ns) == {}, "no challenge was answered"
+
+
+def test_a_value_the_ca_does_not_find_is_explained(env: Environment, operator: OperatorProcess) -> None:
+    """With the check off (selfCheck Wait), the CA follows the CNAME and finds no value there."""
+    ns, name = namespace(env), f"{label()}.example.test"
+    env.bind.update("example.test", add=[(f"_acme-challenge.{name}.", 60, "CNAME", f"{label()}.delegated.test.")])
+    blind = rfc2136(env, selfCheck={"mode": "Wait", "waitSeconds": 1})
+    apply(env, *dns_issuer(env, ns, blind), certificate("unseen", ns, [name], "pebble"))
+
+    failed = wait_condition(env, "unseen", ns, "Ready", "AuthorizationFailed")
+
+    message = condition(failed, "Ready")["message"]
+    assert f"The CA did not find this challenge's value in TXT _acme-challenge.{name}." in message
+    assert "CNAME at that name" in message

@@ -238,11 +238,16 @@ class Authorizer(Job):
                 if not missing:
                     return
                 if loop.time() + delay > deadline:
+                    hint = (
+                        ""
+                        if "CNAME" in missing[0]
+                        else "; check that the zone's nameservers receive the update (zone transfers to "
+                        "secondaries), or raise selfCheck.timeoutSeconds"
+                    )
                     raise DnsError(
                         PROPAGATION_TIMED_OUT,
                         f"after {timeout:.0f} s, {missing[0]}. The CA was not asked to validate (no failed validation "
-                        "counts against your limits); check that the zone's nameservers receive the update (zone "
-                        "transfers to secondaries), or raise selfCheck.timeoutSeconds",
+                        f"counts against your limits){hint}",
                     )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)

@@ -83,6 +83,14 @@ async def serves(server: Server, fqdn: str, value: str) -> str | None:
     rcode = response.rcode()
     if rcode != dns.rcode.NOERROR:
         return f"{server} answered {dns.rcode.to_text(rcode)} for {fqdn}"
+    aliases = [
+        rdata.target.to_text() for rrset in response.answer if rrset.rdtype == dns.rdatatype.CNAME for rdata in rrset
+    ]
+    if aliases:
+        return (
+            f"{server} answers a CNAME at {fqdn} (to {aliases[0]}), which hides a TXT record there: set "
+            "dns01.cnameStrategy: Follow to write the record where it points, or remove the CNAME"
+        )
     values = [
         b"".join(rdata.strings).decode(errors="replace")
         for rrset in response.answer
