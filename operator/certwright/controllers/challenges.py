@@ -141,7 +141,7 @@ class Authorizer(Job):
                 fqdn = await zones.follow_cnames(fqdn, self._lookup_nameservers(provider, solver))
             zone = await provider.find_zone(fqdn)
         except DnsError as error:
-            raise _failed(name, error) from error
+            raise dns_failure(name, error) from error
         return provider, Record(fqdn=fqdn, zone=zone, value=value)
 
     async def _add_record(self, item: Presented) -> None:
@@ -151,7 +151,7 @@ class Authorizer(Job):
             await item.provider.present(item.record)
         except DnsError as error:
             await self._challenge_state(item, "errored", f"{error.reason}: {error}")
-            raise _failed(dns_name(item.authorization), error) from error
+            raise dns_failure(dns_name(item.authorization), error) from error
         item.record_added = True
         await self._challenge_state(
             item, "presented", f"TXT record added at {item.record.fqdn} in zone {item.record.zone}", presented=True
@@ -253,7 +253,7 @@ class Authorizer(Job):
                 delay = min(delay * 2, 2.0)
         except DnsError as error:
             await self._challenge_state(item, "errored", f"{error.reason}: {error}")
-            raise _failed(name, error) from error
+            raise dns_failure(name, error) from error
 
     async def _servers(self, provider: DnsProvider, zone: str, solver: Solver) -> list[propagation.Server]:
         own = provider.own_nameservers()
@@ -329,7 +329,7 @@ def _record_spec(record: Record, solver: Solver) -> dict[str, str]:
     return {"fqdn": record.fqdn, "zone": record.zone, "value": record.value, "provider": solver.dns01.provider}
 
 
-def _failed(name: str, error: DnsError) -> IssuanceFailed:
+def dns_failure(name: str, error: DnsError) -> IssuanceFailed:
     """A DNS step's failure as the issuance's: its reason, the name, and that the order is kept."""
     try:
         reason = Reason(error.reason)
