@@ -52,6 +52,34 @@ def certificate(name: str, namespace: str, dns_names: list[str], issuer_name: st
     }
 
 
+TSIG = "tsig"  # the Secret that holds the run's TSIG secret, in the issuer's Secret namespace
+
+
+def tsig_secret(name: str, ns: str, value: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": ns},
+        "data": {"secret": base64.b64encode(value.encode()).decode()},
+    }
+
+
+def rfc2136(env: Environment, *, secret_name: str = TSIG, **changes: Any) -> dict[str, Any]:
+    """A dns01 solver entry for the environment's BIND, with settings changed or selector/selfCheck added."""
+    outer = {key: changes.pop(key) for key in ("selector", "selfCheck", "cnameStrategy") if key in changes}
+    settings = {
+        "nameserver": env.bind.nameserver,
+        "tsigKeyName": env.bind.tsig_key_name,
+        "tsigAlgorithm": env.bind.tsig_algorithm,
+        "tsigSecretSecretRef": {"name": secret_name, "key": "secret"},
+        **changes,
+    }
+    dns01: dict[str, Any] = {"rfc2136": settings}
+    if "cnameStrategy" in outer:
+        dns01["cnameStrategy"] = outer.pop("cnameStrategy")
+    return {"dns01": dns01, **outer}
+
+
 def names(count: int = 1) -> list[str]:
     return [f"{uuid.uuid4().hex[:10]}.example.test" for _ in range(count)]
 

@@ -31,41 +31,16 @@ from .certwright import (
     leaf_names,
     namespace,
     orders,
+    rfc2136,
+    tsig_secret,
     wait_condition,
     wait_issuer_ready,
     wait_ready,
 )
 
-TSIG = "tsig"  # the name of the Secret that holds the run's TSIG secret
-
 
 def label() -> str:
     return f"d{uuid.uuid4().hex[:8]}"
-
-
-def tsig_secret(name: str, ns: str, value: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns},
-        "data": {"secret": base64.b64encode(value.encode()).decode()},
-    }
-
-
-def rfc2136(env: Environment, *, secret_name: str = TSIG, **changes: Any) -> dict[str, Any]:
-    """A dns01 solver entry for the environment's BIND, with settings changed or selector/selfCheck added."""
-    outer = {key: changes.pop(key) for key in ("selector", "selfCheck", "cnameStrategy") if key in changes}
-    settings = {
-        "nameserver": env.bind.nameserver,
-        "tsigKeyName": env.bind.tsig_key_name,
-        "tsigAlgorithm": env.bind.tsig_algorithm,
-        "tsigSecretSecretRef": {"name": secret_name, "key": "secret"},
-        **changes,
-    }
-    dns01: dict[str, Any] = {"rfc2136": settings}
-    if "cnameStrategy" in outer:
-        dns01["cnameStrategy"] = outer.pop("cnameStrategy")
-    return {"dns01": dns01, **outer}
 
 
 def dns_issuer(env: Environment, ns: str, *solvers: dict[str, Any], **acme: Any) -> list[dict[str, Any]]:

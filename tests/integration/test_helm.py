@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,8 @@ from .certwright import (
     namespace,
     operator_pods,
     orders,
+    rfc2136,
+    tsig_secret,
 )
 
 pytestmark = pytest.mark.owns_node
@@ -111,6 +114,28 @@ def test_the_operator_runs_as_a_hardened_pod_and_issues(cluster: Environment, is
     ip = cluster.kubectl("get", "service", "certwright-metrics", "-n", "certwright", "-o", "jsonpath={.spec.clusterIP}")
     with urllib.request.urlopen(f"http://{ip.stdout}:9402/metrics", timeout=5) as response:
         assert b"process_resident_memory_bytes" in response.read(), "metrics answer through their Service"
+
+
+def test_the_operator_pod_issues_a_wildcard_over_dns01(cluster: Environment, issued: dict[str, Any]) -> None:
+    """From inside the cluster: RFC 2136 to BIND on the node's bridge, as to a DNS server on the network."""
+    space = namespace(cluster)
+    base = f"{uuid.uuid4().hex[:10]}.example.test"
+    apply(
+        cluster,
+        tsig_secret("tsig", space, cluster.bind.tsig_secret),
+        issuer(cluster, "pebble", space, solvers=[rfc2136(cluster)]),
+        certificate("wild", space, [f"*.{base}", base], "pebble"),
+    )
+
+    eventually(
+        lambda: get(cluster, "certificate", "wild", space),
+        lambda c: condition(c, "Ready").get("status") == "True",
+        timeout=90,
+        what="the wildcard Certificate is Ready, issued by the operator Pod over DNS-01",
+    )
+
+    assert leaf_names(cluster, "wild-tls", space) == sorted([f"*.{base}", base])
+    assert cluster.bind.query(f"_acme-challenge.{base}.", "TXT") == []
 
 
 def test_an_upgrade_rolls_the_pod_issues_nothing_again_and_logs_json(
