@@ -26,6 +26,7 @@ REVIEWED = {
     "services": {"create", "delete"},
     "ingresses.networking.k8s.io": {"list", "watch", "create", "delete"},
     "ingresses.networking.k8s.io/finalizers": {"update"},
+    "httproutes.gateway.networking.k8s.io": {"get", "create", "delete"},
     "events": {"create"},
 }
 # What every authenticated user may do (system:basic-user), not granted by certwright.

@@ -24,7 +24,7 @@ from ..acme.selfcheck import check_http01
 from ..dns import propagation, zones
 from ..dns.errors import PROPAGATION_TIMED_OUT, DnsError
 from ..dns.provider import DnsProvider, Record
-from ..domain import api
+from ..domain import api, routes
 from ..domain.conditions import Reason, timestamp
 from ..domain.specs import Solver, solver_for
 from ..kube import builders
@@ -111,10 +111,11 @@ class Authorizer(Job):
         if provider is None:
             key_authorization = self.client.key_authorization(acme)
             image = self.context.settings.solver_image
+            route = builders.build_solver_httproute if solver.parent_refs else builders.build_solver_ingress
             for manifest in (
                 builders.build_solver_pod(challenge, solver, image=image, key_authorization=key_authorization),
                 builders.build_solver_service(challenge, solver),
-                builders.build_solver_ingress(challenge, solver),
+                route(challenge, solver),
             ):
                 await self.context.kube.create(manifest)
         return item
@@ -175,6 +176,8 @@ class Authorizer(Job):
         if item.acme.status == "pending":
             if check.mode == "Wait":
                 await asyncio.sleep(check.wait_seconds)
+                if item.solver.parent_refs:
+                    await self._route_accepted(item)
             elif item.record is None:
                 await self._self_check(item, check.timeout_seconds)
             else:
@@ -202,6 +205,8 @@ class Authorizer(Job):
         delay = 0.1
         nameservers = self.context.settings.selfcheck_nameservers
         while True:
+            if item.solver.parent_refs:
+                await self._route_accepted(item)
             result = await asyncio.to_thread(check_http01, name, token, key_authorization, nameservers=nameservers)
             if result.ok:
                 return
@@ -215,6 +220,35 @@ class Authorizer(Job):
                 raise IssuanceFailed(Reason.SELF_CHECK_FAILED, message)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    async def _route_accepted(self, item: Presented) -> None:
+        """IssuanceFailed when no parent can take the solver's HTTPRoute: its Gateways are missing, or
+        every one refused it, or its backend is not resolved — with the parent's own reason. Parents
+        that have not written status yet are waited for (the self-check may pass meanwhile)."""
+        kube, route_name = self.context.kube, builders.solver_name(item.name)
+        route = await kube.get_gateway_object("httproutes", self.namespace, route_name) or {}
+        parents = (route.get("status") or {}).get("parents") or []
+        verdicts: list[routes.Verdict | None] = []
+        for ref in item.solver.parent_refs:
+            namespace = ref.namespace or self.namespace
+            status = next(
+                (p for p in parents if routes.same_parent(p.get("parentRef") or {}, ref, self.namespace)), None
+            )
+            if status is None and await kube.get_gateway_object("gateways", namespace, ref.name) is None:
+                verdicts.append(routes.missing_gateway(ref, namespace))
+            else:
+                verdicts.append(routes.verdict(status, ref, namespace, route_name))
+        refused = [v for v in verdicts if v is not None and not v.accepted]
+        if refused and (
+            len(refused) == len(verdicts) or any(v.reason == Reason.HTTP_ROUTE_REFS_UNRESOLVED for v in refused)
+        ):
+            first = refused[0]
+            await self._challenge_state(item, "errored", first.message)
+            raise IssuanceFailed(
+                first.reason or Reason.HTTP_ROUTE_NOT_ACCEPTED,
+                f"{first.message}. The CA was not asked to validate, so no failed validation counts against your "
+                "rate limits; fix the Gateway or the solver's parentRefs and the issuance retries.",
+            )
 
     async def _propagated(self, item: Presented, timeout: float) -> None:
         """Ask each nameserver that will answer the CA until all serve the value (no sleep when they
@@ -296,7 +330,8 @@ class Authorizer(Job):
         for ``dnsrecords`` to retry."""
         kube, namespace = self.context.kube, self.namespace
         if item.record is None:
-            await kube.delete_challenge(namespace, item.name)
+            route = "HTTPRoute" if item.solver.parent_refs else "Ingress"
+            await kube.delete_challenge(namespace, item.name, solver_kinds=(route, "Service", "Pod"))
             return
         if item.record_added:
             assert item.provider is not None
@@ -308,11 +343,11 @@ class Authorizer(Job):
                 await kube.event(
                     self.certificate, "Warning", str(Reason.DNS_RECORD_LEFT), message, self.context.clock()
                 )
-                await kube.delete_challenge(namespace, item.name, solver_objects=False)
+                await kube.delete_challenge(namespace, item.name, solver_kinds=())
                 return
         others = [f for f in item.challenge["metadata"].get("finalizers") or [] if f != api.FINALIZER_DNS_RECORD]
         await kube.release_challenge(namespace, item.name, others)
-        await kube.delete_challenge(namespace, item.name, solver_objects=False)
+        await kube.delete_challenge(namespace, item.name, solver_kinds=())
 
     async def _challenge_state(
         self, item: Presented, state: str, reason: str, *, presented: bool | None = None

@@ -123,6 +123,30 @@ class SelfCheck:
 
 
 @dataclass(frozen=True)
+class ParentRef:
+    """A Gateway (or one of its listeners) the solver's HTTPRoute attaches to; ``namespace`` None:
+    the Certificate's."""
+
+    name: str
+    namespace: str | None = None
+    kind: str = "Gateway"
+    group: str = "gateway.networking.k8s.io"
+    section_name: str | None = None
+    port: int | None = None
+
+    def to_route(self) -> dict[str, Any]:
+        """As an HTTPRoute's spec.parentRefs entry."""
+        ref: dict[str, Any] = {"group": self.group, "kind": self.kind, "name": self.name}
+        if self.namespace:
+            ref["namespace"] = self.namespace
+        if self.section_name:
+            ref["sectionName"] = self.section_name
+        if self.port:
+            ref["port"] = self.port
+        return ref
+
+
+@dataclass(frozen=True)
 class Dns01:
     """A DNS-01 solver: ``provider`` is rfc2136 or a plug-in's name, ``config`` its settings at ``field``."""
 
@@ -146,6 +170,8 @@ class Solver:
     ingress_labels: Mapping[str, str] = field(default_factory=dict)
     ingress_annotations: Mapping[str, str] = field(default_factory=dict)
     self_check: SelfCheck = field(default_factory=SelfCheck)
+    parent_refs: tuple[ParentRef, ...] = ()  # HTTP-01 through a Gateway API HTTPRoute instead of an Ingress
+    route_labels: Mapping[str, str] = field(default_factory=dict)
     dns01: Dns01 | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)  # as written, kept on its Challenges
 
@@ -236,13 +262,17 @@ def parse_solver(value: Mapping[str, Any], index: int) -> Solver:
     if isinstance(dns01, Mapping):
         return Solver(dns01=_dns01(dns01, f"{path}.dns01"), **common)
     assert isinstance(http01, Mapping)
-    ingress = http01.get("ingress") or {}
-    pod = ingress.get("podTemplate") or {}
+    ingress, route = http01.get("ingress"), http01.get("gatewayHTTPRoute")
+    if isinstance(ingress, Mapping) == isinstance(route, Mapping):
+        raise SpecError(f"{path}.http01", "needs exactly one of ingress or gatewayHTTPRoute")
+    template = ingress if isinstance(ingress, Mapping) else route
+    assert isinstance(template, Mapping)
+    pod = template.get("podTemplate") or {}
     pod_meta, pod_spec = pod.get("metadata") or {}, pod.get("spec") or {}
-    ingress_meta = (ingress.get("ingressTemplate") or {}).get("metadata") or {}
+    ingress_meta = ((ingress or {}).get("ingressTemplate") or {}).get("metadata") or {}
     return Solver(
-        ingress_class=ingress.get("ingressClassName") or None,
-        service_type=ingress.get("serviceType") or "ClusterIP",
+        ingress_class=(ingress or {}).get("ingressClassName") or None,
+        service_type=template.get("serviceType") or "ClusterIP",
         pod_labels=dict(pod_meta.get("labels") or {}),
         pod_annotations=dict(pod_meta.get("annotations") or {}),
         node_selector=dict(pod_spec.get("nodeSelector") or {}),
@@ -250,8 +280,32 @@ def parse_solver(value: Mapping[str, Any], index: int) -> Solver:
         priority_class=pod_spec.get("priorityClassName") or None,
         ingress_labels=dict(ingress_meta.get("labels") or {}),
         ingress_annotations=dict(ingress_meta.get("annotations") or {}),
+        parent_refs=_parent_refs((route or {}).get("parentRefs"), f"{path}.http01.gatewayHTTPRoute.parentRefs")
+        if isinstance(route, Mapping)
+        else (),
+        route_labels=dict((route or {}).get("labels") or {}),
         **common,
     )
+
+
+def _parent_refs(value: Any, path: str) -> tuple[ParentRef, ...]:
+    if not isinstance(value, list) or not value:
+        raise SpecError(path, "needs at least one Gateway to attach the solver's HTTPRoute to")
+    refs = []
+    for index, ref in enumerate(value):
+        if not isinstance(ref, Mapping) or not ref.get("name"):
+            raise SpecError(f"{path}[{index}].name", "is required: the Gateway's name")
+        refs.append(
+            ParentRef(
+                name=str(ref["name"]),
+                namespace=ref.get("namespace") or None,
+                kind=ref.get("kind") or "Gateway",
+                group=ref.get("group") or "gateway.networking.k8s.io",
+                section_name=ref.get("sectionName") or None,
+                port=int(ref["port"]) if ref.get("port") else None,
+            )
+        )
+    return tuple(refs)
 
 
 def _dns01(value: Mapping[str, Any], path: str) -> Dns01:

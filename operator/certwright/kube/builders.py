@@ -12,6 +12,7 @@ from ..domain.specs import CertificateSpec, IssuerRef, Solver
 
 SOLVER_PORT = 8089
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 Obj = dict[str, Any]
 
@@ -292,3 +293,31 @@ def build_tls_secret(
     if base is not None:
         secret["metadata"]["resourceVersion"] = old_meta.get("resourceVersion")
     return secret
+
+
+def build_solver_httproute(challenge: Mapping[str, Any], solver: Solver) -> Obj:
+    """A Gateway API HTTPRoute: the name as its only hostname, an Exact match on the token's path, to
+    the solver Service, attached to the solver's parentRefs (Gateways in the Certificate's namespace
+    when they name none)."""
+    meta = challenge["metadata"]
+    spec_in = challenge["spec"]
+    return {
+        "apiVersion": f"{GATEWAY_GROUP}/v1",
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": solver_name(meta["name"]),
+            "namespace": meta["namespace"],
+            "labels": {**solver.route_labels, **_solver_labels(challenge)},
+            "ownerReferences": [owner_reference(challenge)],
+        },
+        "spec": {
+            "parentRefs": [ref.to_route() for ref in solver.parent_refs],
+            "hostnames": [spec_in["dnsName"]],
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "Exact", "value": CHALLENGE_PATH + spec_in["token"]}}],
+                    "backendRefs": [{"name": solver_name(meta["name"]), "port": SOLVER_PORT}],
+                }
+            ],
+        },
+    }

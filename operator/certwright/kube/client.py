@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Obj = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+# Every kind of solver object a Challenge may have (a leftover of unknown kind is looked for under each).
+SOLVER_KINDS = ("Ingress", "HTTPRoute", "Service", "Pod")
 
 
 class NotFound(Exception):
@@ -121,6 +123,16 @@ class Kube:
                 return await self._call(
                     self.custom.create_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CHALLENGES, body
                 )
+            if kind == "HTTPRoute":
+                return await self._call(
+                    self.custom.create_namespaced_custom_object,
+                    builders.GATEWAY_GROUP,
+                    "v1",
+                    namespace,
+                    "httproutes",
+                    body,
+                    field_manager=api.FIELD_MANAGER,
+                )
             return await self._call(creators[kind], namespace, body, field_manager=api.FIELD_MANAGER)
         except Conflict:
             log.debug("%s %s/%s exists already", kind, namespace, body["metadata"]["name"])
@@ -128,27 +140,43 @@ class Kube:
                 return await self.get_challenge(namespace, body["metadata"]["name"])
             return body
 
+    async def get_gateway_object(self, plural: str, namespace: str, name: str) -> Obj | None:
+        """A Gateway API object (``gateways``, ``httproutes``) by name; None when it (or its CRD) is absent."""
+        try:
+            found: Obj = await self._call(
+                self.custom.get_namespaced_custom_object, builders.GATEWAY_GROUP, "v1", namespace, plural, name
+            )
+        except NotFound:
+            return None
+        return found
+
     async def get_challenge(self, namespace: str, name: str) -> Obj:
         return await self._call(
             self.custom.get_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CHALLENGES, name
         )
 
-    async def delete_challenge(self, namespace: str, name: str, *, solver_objects: bool = True) -> None:
-        """Delete a Challenge and its solver Ingress, Service and Pod (owner references back this up);
-        a DNS-01 Challenge has no solver objects."""
+    async def delete_challenge(
+        self, namespace: str, name: str, *, solver_kinds: tuple[str, ...] = SOLVER_KINDS
+    ) -> None:
+        """Delete a Challenge and its solver objects of ``solver_kinds`` (owner references back this up);
+        a DNS-01 Challenge has none, an HTTP-01 one an Ingress or an HTTPRoute."""
         solver = builders.solver_name(name)
+        by_kind: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
+            "Ingress": (self.networking.delete_namespaced_ingress, (solver, namespace)),
+            "HTTPRoute": (
+                self.custom.delete_namespaced_custom_object,
+                (builders.GATEWAY_GROUP, "v1", namespace, "httproutes", solver),
+            ),
+            "Service": (self.core.delete_namespaced_service, (solver, namespace)),
+            "Pod": (self.core.delete_namespaced_pod, (solver, namespace)),
+        }
         deletions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
             (
                 self.custom.delete_namespaced_custom_object,
                 (api.GROUP, api.VERSION, namespace, api.CHALLENGES, name),
             ),
+            *(by_kind[kind] for kind in solver_kinds),
         ]
-        if solver_objects:
-            deletions += [
-                (self.networking.delete_namespaced_ingress, (solver, namespace)),
-                (self.core.delete_namespaced_service, (solver, namespace)),
-                (self.core.delete_namespaced_pod, (solver, namespace)),
-            ]
 
         async def delete(function: Callable[..., Any], args: tuple[Any, ...]) -> None:
             with contextlib.suppress(NotFound):

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from certwright.domain.specs import (
     Dns01,
     IssuerRef,
+    ParentRef,
     SecretRef,
     SelfCheck,
     Solver,
@@ -341,6 +342,22 @@ RFC2136: dict[str, Any] = {
             "required",
         ),
         (issuer(solvers=[{"dns01": {"plugin": {"config": {}}}}]), "spec.acme.solvers[0].dns01.plugin.name", "required"),
+        (issuer(solvers=[{"http01": {}}]), "spec.acme.solvers[0].http01", "exactly one of ingress or gatewayHTTPRoute"),
+        (
+            issuer(solvers=[{"http01": {"ingress": {}, "gatewayHTTPRoute": {"parentRefs": [{"name": "g"}]}}}]),
+            "spec.acme.solvers[0].http01",
+            "exactly one of ingress or gatewayHTTPRoute",
+        ),
+        (
+            issuer(solvers=[{"http01": {"gatewayHTTPRoute": {"parentRefs": []}}}]),
+            "spec.acme.solvers[0].http01.gatewayHTTPRoute.parentRefs",
+            "at least one Gateway",
+        ),
+        (
+            issuer(solvers=[{"http01": {"gatewayHTTPRoute": {"parentRefs": [{"namespace": "x"}]}}}]),
+            "spec.acme.solvers[0].http01.gatewayHTTPRoute.parentRefs[0].name",
+            "required",
+        ),
     ],
     ids=[
         "acme-missing",
@@ -361,6 +378,10 @@ RFC2136: dict[str, Any] = {
         "tsig-key-without-secret",
         "rfc2136-without-nameserver",
         "plugin-without-name",
+        "http01-without-a-route",
+        "http01-with-both-routes",
+        "gateway-without-parents",
+        "gateway-parent-without-name",
     ],
 )
 def test_issuer_spec_error_names_its_field(spec: dict[str, Any], field: str, says: str) -> None:
@@ -448,6 +469,34 @@ def test_a_dns01_solver_is_read_with_its_provider_and_kept_as_written() -> None:
     assert solver.dns_zones == ("example.com",)
     assert solver.self_check.nameservers == "Solver"
     assert solver.raw == written
+
+
+def test_a_gateway_http01_solver_is_read_with_its_parent_refs() -> None:
+    written = {
+        "http01": {
+            "gatewayHTTPRoute": {
+                "parentRefs": [{"name": "edge", "namespace": "infra", "sectionName": "http"}, {"name": "local"}],
+                "labels": {"routes": "acme"},
+                "serviceType": "NodePort",
+                "podTemplate": {"spec": {"nodeSelector": {"pool": "edge"}}},
+            }
+        }
+    }
+    solver = parse_issuer(issuer(solvers=[written])).solvers[0]
+    assert solver.parent_refs == (ParentRef("edge", "infra", section_name="http"), ParentRef("local"))
+    assert solver.route_labels == {"routes": "acme"}
+    assert solver.service_type == "NodePort"
+    assert solver.node_selector == {"pool": "edge"}
+    assert solver.ingress_class is None
+    assert solver.challenge_type == "http-01"
+    assert ParentRef("edge", "infra", section_name="http", port=80).to_route() == {
+        "group": "gateway.networking.k8s.io",
+        "kind": "Gateway",
+        "name": "edge",
+        "namespace": "infra",
+        "sectionName": "http",
+        "port": 80,
+    }
 
 
 def test_a_plugin_solver_keeps_its_config_for_the_plugin() -> None:

@@ -12,16 +12,18 @@ from typing import Any
 import pytest
 
 from certwright.domain import api
-from certwright.domain.specs import CertificateSpec, Dns01, IssuerRef, Solver, parse_certificate
+from certwright.domain.specs import CertificateSpec, Dns01, IssuerRef, ParentRef, Solver, parse_certificate
 from certwright.kube.builders import (
     SOLVER_PORT,
     build_challenge,
     build_key_secret,
+    build_solver_httproute,
     build_solver_ingress,
     build_solver_pod,
     build_solver_service,
     build_tls_secret,
     challenge_name,
+    solver_name,
 )
 
 TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
@@ -156,6 +158,35 @@ def test_a_dns01_challenge_keeps_its_record_and_solver_and_holds_a_finalizer() -
     assert built["spec"]["solver"] == written
     assert built["spec"]["dnsName"] == "*.example.test"
     assert "finalizers" not in challenge()["metadata"]  # HTTP-01: the owner references suffice
+
+
+def test_a_gateway_solver_gets_an_httproute_for_the_exact_token_path() -> None:
+    solver = Solver(parent_refs=(ParentRef("edge", "infra", section_name="http"),), route_labels={"routes": "acme"})
+    route = build_solver_httproute(challenge(), solver)
+    name = solver_name(challenge()["metadata"]["name"])
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert route["metadata"]["name"] == name
+    assert route["metadata"]["labels"]["routes"] == "acme"
+    assert route["metadata"]["labels"][api.LABEL_SOLVER] == "http01"
+    assert route["metadata"]["ownerReferences"][0]["kind"] == "Challenge"
+    assert route["spec"] == {
+        "parentRefs": [
+            {
+                "group": "gateway.networking.k8s.io",
+                "kind": "Gateway",
+                "name": "edge",
+                "namespace": "infra",
+                "sectionName": "http",
+            }
+        ],
+        "hostnames": [challenge()["spec"]["dnsName"]],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "Exact", "value": f"/.well-known/acme-challenge/{TOKEN}"}}],
+                "backendRefs": [{"name": name, "port": SOLVER_PORT}],
+            }
+        ],
+    }
 
 
 def test_challenge_holds_no_key_authorization() -> None:
