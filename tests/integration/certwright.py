@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import josepy as jose
@@ -126,9 +128,12 @@ def secret_data(env: Environment, name: str, namespace: str) -> dict[str, bytes]
     return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
 
 
-def pebble_orders(env: Environment, namespace: str, account_secret: str, via: str | None = None) -> list[str]:
-    """The orders Pebble itself holds for the account whose key is in ``account_secret`` (§7.1.2.1), to
-    count orders by the CA's record as well as by the operator's Events; Pebble leaves invalid ones out."""
+@contextlib.contextmanager
+def account_client(
+    env: Environment, namespace: str, account_secret: str, via: str | None = None
+) -> Iterator[AcmeClient]:
+    """An ACME client of the account whose key is in ``account_secret``, to read what Pebble itself
+    holds (orders, authorizations) rather than what the operator says."""
     key_pem = base64.b64decode(get(env, "secret", account_secret, namespace)["data"]["tls.key"])
     key = jose.JWKEC(key=pki_keys.key_from_pem(key_pem))
     bundle = env.ca.cert_file if via else env.pebble_ca_bundle  # the fault proxy serves with the run's CA
@@ -136,6 +141,13 @@ def pebble_orders(env: Environment, namespace: str, account_secret: str, via: st
         # Pebble checks the account URL against the host asked: ask where the account was made (``via``).
         client = AcmeClient(Transport(via or env.pebble_directory_url, session=session), key)
         client.find_account()
+        yield client
+
+
+def pebble_orders(env: Environment, namespace: str, account_secret: str, via: str | None = None) -> list[str]:
+    """The orders Pebble itself holds for the account (§7.1.2.1), to count orders by the CA's record as
+    well as by the operator's Events; Pebble leaves invalid ones out."""
+    with account_client(env, namespace, account_secret, via) as client:
         orders = client.order_urls()
     assert orders is not None, "Pebble keeps an orders list for each account"
     return orders

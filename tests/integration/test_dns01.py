@@ -11,17 +11,14 @@ import time
 import uuid
 from typing import Any
 
-import josepy as jose
 import pytest
 
-from certwright.acme.client import AcmeClient
-from certwright.acme.transport import Transport, new_session
-from certwright.pki import keys as pki_keys
 from certwright_env import Environment
 from certwright_env.operator import NAMESPACE, OperatorProcess
 from certwright_env.probes import eventually
 
 from .certwright import (
+    account_client,
     apply,
     certificate,
     condition,
@@ -67,13 +64,8 @@ def events(env: Environment, ns: str, reason: str) -> list[dict[str, Any]]:
 
 def validated_types(env: Environment, ns: str) -> dict[str, str]:
     """Name → the challenge type the CA validated, read from Pebble's own authorizations (Issuer pebble)."""
-    key_pem = base64.b64decode(get(env, "secret", "pebble-account", ns)["data"]["tls.key"])
-    with new_session(str(env.pebble_ca_bundle)) as session:
-        client = AcmeClient(
-            Transport(env.pebble_directory_url, session=session), jose.JWKEC(key=pki_keys.key_from_pem(key_pem))
-        )
-        client.find_account()
-        found = {}
+    found = {}
+    with account_client(env, ns, "pebble-account") as client:
         for url in client.order_urls() or []:
             for authorization_url in client.order(url).body.authorizations:
                 body = client.authorization(authorization_url).body
