@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from certwright.controllers.ingresses import _certificate_seen, reconcile
+from certwright.controllers.ingresses import shim
 from certwright.kube.context import Context, Settings
 
 INGRESS = {
@@ -39,11 +39,11 @@ def test_an_ingress_whose_certificate_exists_unseen_looks_again_when_it_is_seen(
         settings = Settings(solver_image="img", selfcheck_nameservers=(), cluster_resource_namespace="certwright")
         context = Context(kube=kube, accounts=None, pods=None, settings=settings)  # type: ignore[arg-type]
         context.ingresses["ns/shop"] = INGRESS
-        await reconcile(context, "ns/shop")
+        await shim(context).reconcile("ns/shop")
         waiting = dict(context.ingress_waiting)
         certificate = {"metadata": {"name": "shop-tls", "namespace": "ns", "resourceVersion": "7"}, "spec": {}}
         context.remember_certificate("ns/shop-tls", certificate)
-        _certificate_seen(context, "ns/shop-tls")
+        shim(context).certificate_seen("ns/shop-tls")
         triggered = context.runner.busy("Ingress/ns/shop")
         await asyncio.sleep(0)
         return waiting, triggered, kube.creates

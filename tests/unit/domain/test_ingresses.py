@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from certwright.domain.ingresses import Owner, controlling_ingress, owner_of, parse_default_issuer, plan_for
+from certwright.domain.ingresses import parse_default_issuer, plan_for
+from certwright.domain.shim import Owner, controlling, owner_of
 from certwright.domain.specs import IssuerRef
 
 DEFAULT = IssuerRef(name="letsencrypt", kind="ClusterIssuer")
@@ -130,7 +131,11 @@ def test_a_default_issuer_of_another_kind_is_refused() -> None:
         parse_default_issuer("Gateway/x")
 
 
-SHOP = {"metadata": {"name": "shop", "namespace": "ns", "uid": "uid-now"}}
+SHOP = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "Ingress",
+    "metadata": {"name": "shop", "namespace": "ns", "uid": "uid-now"},
+}
 
 
 def owned_by(*references: dict[str, Any]) -> dict[str, Any]:
@@ -150,9 +155,9 @@ def ref(name: str = "shop", uid: str = "uid-now", **extra: Any) -> dict[str, Any
 @pytest.mark.parametrize(
     ("certificate", "owner"),
     [
-        (owned_by(ref()), Owner.THIS_INGRESS),
-        (owned_by(ref(uid="uid-before")), Owner.EARLIER_INGRESS),
-        (owned_by(ref(controller=False), ref(uid="uid-before")), Owner.EARLIER_INGRESS),
+        (owned_by(ref()), Owner.THIS),
+        (owned_by(ref(uid="uid-before")), Owner.EARLIER),
+        (owned_by(ref(controller=False), ref(uid="uid-before")), Owner.EARLIER),
         (owned_by(), Owner.SOMEONE_ELSE),
         ({"metadata": {"name": "shop-tls"}}, Owner.SOMEONE_ELSE),
         (owned_by(ref(name="other", uid="uid-before")), Owner.SOMEONE_ELSE),
@@ -188,4 +193,4 @@ def test_who_owns_a_certificate_the_ingress_asks_for(certificate: dict[str, Any]
     ids=["controller-ingress", "whatever-its-uid", "not-the-controller", "another-kind", "no-owner"],
 )
 def test_the_ingress_that_controls_a_certificate(certificate: dict[str, Any], ingress: str | None) -> None:
-    assert controlling_ingress(certificate) == ingress
+    assert controlling(certificate, "Ingress", "networking.k8s.io") == ingress
