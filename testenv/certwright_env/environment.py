@@ -17,12 +17,13 @@ import os
 import ssl
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import images, nodehost, processes, tlsfiles
+from . import gatewayapi, images, nodehost, processes, tlsfiles
 from .base import REPO, Stack
 from .binaries import KUBERNETES_VERSION, Binaries, ensure_all
 from .bind import Bind
@@ -67,6 +68,7 @@ class Environment(Stack):
         pebble_env: dict[str, str] | None = None,
         pebble_config: dict[str, Any] | None = None,
         real_node: bool = True,
+        gateway_api: bool = True,
     ) -> None:
         super().__init__(run_dir, binaries=binaries)
         self.ingress_class = ingress_class
@@ -75,6 +77,7 @@ class Environment(Stack):
         self.pebble_env = pebble_env
         self.pebble_config = pebble_config
         self.real_node = real_node
+        self.gateway_api = gateway_api
         self.node: Node | None = None
         self.no_node_reason = ""
         self.bind = Bind(self)
@@ -104,6 +107,7 @@ class Environment(Stack):
         self.timed("etcd", self._start_etcd)
         self.timed("kube-apiserver", self._start_apiserver)
         controller_manager_ready = self._start_controller_manager()
+        gateway_api_ready = _in_background(self._install_gateway_api if self.gateway_api else lambda: None)
         self.timed("dns", self.bind.start)
         self.pebble.nameserver = self.bind.nameserver  # Pebble's -dnsserver: BIND, not challtestsrv
         self.timed("pebble", self.pebble.start_pebble)
@@ -112,6 +116,7 @@ class Environment(Stack):
             self.timed("containerd", self.node.start_containerd)
             self.timed("kubelet", self.node.start_kubelet)
             self.timed("kube-proxy", self.node.start_kube_proxy)
+        self.timed("gateway-api", gateway_api_ready)  # (the rest of its time passed beside the steps above)
         self.timed("stand-in", self._start_standin)
         self.timed("kube-controller-manager", controller_manager_ready)
 
@@ -367,6 +372,17 @@ class Environment(Stack):
     def _disabled_controllers(self) -> tuple[str, ...]:
         return DISABLED_CONTROLLERS if self.node is not None else STANDIN_DISABLED_CONTROLLERS + DISABLED_CONTROLLERS
 
+    def _install_gateway_api(self) -> None:
+        """The standard channel's CRDs (server-side: HTTPRoute's is too large for apply's annotation).
+
+        The stand-in creates its GatewayClass, as it creates its IngressClass.
+        """
+        crds = gatewayapi.ensure_crds()
+        files = [arg for file in gatewayapi.crd_files(crds) for arg in ("-f", str(file))]
+        self.kubectl("apply", "--server-side", "--field-manager=certwright-env", *files)
+        names = [f"crd/{name}" for name in gatewayapi.crd_names(crds)]
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+
     def _start_standin(self) -> None:
         ready_file = self.run_dir / "stand-in.ready"
         config_file = self.run_dir / "stand-in.json"
@@ -383,6 +399,8 @@ class Environment(Stack):
                     "pod_subnet_prefix": self.pod_subnet_prefix,
                     "pod_selector": self.pod_selector,
                     "ingress_class": self.ingress_class,
+                    "gateway_api": self.gateway_api,
+                    "gateway_class": gatewayapi.STANDIN_GATEWAY_CLASS,
                     "node_name": self._standin_node,
                     "run_pods": self.node is None,
                     "kubernetes_version": KUBERNETES_VERSION,
@@ -437,6 +455,18 @@ class Environment(Stack):
             )
         return completed
 
+    def apply(self, *objects: dict[str, Any]) -> None:
+        """``kubectl apply`` the objects, as a user would."""
+        self.kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+
+    def create_gateway(
+        self, namespace: str, name: str, *, listeners: list[dict[str, Any]] | None = None, routes_from: str = "All"
+    ) -> dict[str, Any]:
+        """Apply a Gateway of the stand-in's class and return it; by default one HTTP listener on port 80."""
+        gateway = gatewayapi.build_gateway(namespace, name, listeners=listeners, routes_from=routes_from)
+        self.apply(gateway)
+        return gateway
+
     def exports(self) -> str:
         return "\n".join(
             [
@@ -452,6 +482,27 @@ class Environment(Stack):
                 f"export CERTWRIGHT_IMAGE={self.certwright_image}",
             ]
         )
+
+
+def _in_background(step: Callable[[], None]) -> Callable[[], None]:
+    """Run ``step`` on a thread; the returned call waits for it and raises what it raised."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            step()
+        except BaseException as error:  # noqa: BLE001 - raised again in the thread that waits
+            failure.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return wait
 
 
 def _flag(path: Path, on: bool) -> None:
