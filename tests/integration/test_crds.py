@@ -866,10 +866,34 @@ BAD = [
         ("spec.acme.solvers[0].dns01.plugin.config", "type object"),
     ),
     Bad(
-        "http01-without-ingress",
+        "http01-without-a-route",
         "Issuer",
         {"spec.acme.solvers.0.http01": {}},
-        ("spec.acme.solvers[0].http01.ingress: Required value",),
+        ("spec.acme.solvers[0].http01: Invalid value", "http01 needs exactly one of ingress or gatewayHTTPRoute"),
+    ),
+    Bad(
+        "http01-with-ingress-and-gateway",
+        "Issuer",
+        {"spec.acme.solvers.0.http01.gatewayHTTPRoute": {"parentRefs": [{"name": "edge"}]}},
+        ("http01 needs exactly one of ingress or gatewayHTTPRoute",),
+    ),
+    Bad(
+        "gateway-without-parents",
+        "ClusterIssuer",
+        {"spec.acme.solvers.0.http01": {"gatewayHTTPRoute": {"parentRefs": []}}},
+        ("spec.acme.solvers[0].http01.gatewayHTTPRoute.parentRefs: Invalid value", "at least 1 items"),
+    ),
+    Bad(
+        "gateway-parent-without-name",
+        "Issuer",
+        {"spec.acme.solvers.0.http01": {"gatewayHTTPRoute": {"parentRefs": [{"namespace": "infra"}]}}},
+        ("spec.acme.solvers[0].http01.gatewayHTTPRoute.parentRefs[0].name: Required value",),
+    ),
+    Bad(
+        "gateway-parent-port",
+        "Issuer",
+        {"spec.acme.solvers.0.http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "edge", "port": 70000}]}}},
+        ("spec.acme.solvers[0].http01.gatewayHTTPRoute.parentRefs[0].port", "65535"),
     ),
     Bad(
         "service-type",
