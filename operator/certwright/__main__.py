@@ -15,10 +15,12 @@ from typing import Any, cast
 
 import kopf
 import prometheus_client
+import urllib3
 from kubernetes import client, config
 
 from . import __version__, logs
-from .controllers import certificates, dnsrecords, ingresses, issuers
+from .controllers import certificates, dnsrecords, gateways, ingresses, issuers
+from .domain.gateways import GATEWAY_GROUP
 from .domain.ingresses import parse_default_issuer
 from .kube.accounts import AccountRegistry
 from .kube.client import Kube
@@ -28,6 +30,7 @@ from .kube.scheduler import Scheduler
 from .kube.secrets import SecretCache
 
 DEFAULT_SOLVER_IMAGE = f"ghcr.io/certwright/certwright:{__version__}"
+log = logging.getLogger(__name__)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -74,8 +77,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_registry(*, cluster_issuers: bool = True) -> kopf.OperatorRegistry:
-    """The operator's handlers: how it logs in, and one module per concern."""
+def build_registry(*, cluster_issuers: bool = True, gateway_api: bool = False) -> kopf.OperatorRegistry:
+    """The operator's handlers: how it logs in, and one module per concern; Gateways only where the
+    cluster serves them (``gateway_api``)."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -92,8 +96,33 @@ def build_registry(*, cluster_issuers: bool = True) -> kopf.OperatorRegistry:
     issuers.setup(registry, cluster_issuers=cluster_issuers)
     certificates.setup(registry, cluster_issuers=cluster_issuers)
     ingresses.setup(registry)
+    if gateway_api:
+        gateways.setup(registry)
     dnsrecords.setup(registry)
     return registry
+
+
+def serves_gateways(api: client.ApiClient) -> bool:
+    """Whether API discovery lists ``gateways`` in ``gateway.networking.k8s.io/v1`` (open to every
+    authenticated user); when not, one line says Gateway support is off.
+
+    The Gateway API's CRDs are optional (issue 14), and kopf must not watch a resource that does not
+    exist. A discovery failure is not fatal: Gateways are left out, and the line names the failure.
+    """
+    wanted = f"{GATEWAY_GROUP}/v1 gateways"
+    try:
+        listed = client.CustomObjectsApi(api).get_api_resources(GATEWAY_GROUP, "v1")
+    except client.ApiException as error:
+        failed = f"discovery of {wanted} failed: {error.status} {error.reason}"
+        reason = f"no {wanted}" if error.status == 404 else failed
+    except (urllib3.exceptions.HTTPError, OSError) as error:  # unreachable, TLS, …: the rest may still work
+        reason = f"discovery of {wanted} failed: {type(error).__name__}: {error}"
+    else:
+        if any(resource.name == "gateways" for resource in listed.resources or []):
+            return True
+        reason = f"no {wanted}"
+    log.info("Gateway API not installed (%s): Gateway support is off; restart the operator after installing it", reason)
+    return False
 
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -159,8 +188,9 @@ async def run(options: argparse.Namespace) -> None:
     context.secrets = SecretCache(client.CoreV1Api(kube_client), loop, context.wake_certificate, scope)
     context.secrets.start()
     context.scheduler = Scheduler(context.wake_certificate, context.clock)
+    gateway_api = await loop.run_in_executor(None, serves_gateways, kube_client)
     await kopf.operator(
-        registry=build_registry(cluster_issuers=not options.namespace),
+        registry=build_registry(cluster_issuers=not options.namespace, gateway_api=gateway_api),
         standalone=True,
         clusterwide=not options.namespace,
         namespaces=options.namespace,
@@ -177,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # a line per health probe
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # "Handler succeeded" for every event
-    logging.getLogger(__name__).info("certwright %s starting", __version__)
+    log.info("certwright %s starting", __version__)
     asyncio.run(run(options))
     return 0
 

@@ -84,7 +84,7 @@ class Context:
     random: Callable[[], float] = field(default_factory=lambda: random.SystemRandom().random)
     issuers: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by issuer key
     certificates: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by ns/name
-    certificates_by_owner: dict[str, set[str]] = field(default_factory=dict)  # Ingress uid → ns/name keys
+    certificates_by_owner: dict[str, set[str]] = field(default_factory=dict)  # owner uid → ns/name keys
     certificates_by_secret: dict[str, set[str]] = field(default_factory=dict)  # ns/secretName → ns/name keys
     issuing: set[str] = field(default_factory=set)  # Certificates with an issuance running in this process
     swept: set[str] = field(default_factory=set)  # Certificates whose leftovers this process has looked for
@@ -94,11 +94,14 @@ class Context:
     runner: KeyedRunner = field(default_factory=KeyedRunner)
     issuer_listeners: list[Callable[[str], None]] = field(default_factory=list)
     certificate_listeners: list[Callable[[str], None]] = field(default_factory=list)
-    # Told the last body of each Certificate that is deleted (an Ingress makes its own again).
+    # Told the last body of each Certificate that is deleted (an Ingress or Gateway makes its own again).
     certificate_gone_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
-    # Told the key of each Certificate observed (an Ingress waiting to see one it could not create or adopt).
+    # Told the key of each Certificate observed (an Ingress or Gateway waiting to see one it could not create or adopt).
     certificate_seen_listeners: list[Callable[[str], None]] = field(default_factory=list)
     ingress_waiting: dict[str, str] = field(default_factory=dict)  # Certificate ns/name → Ingress ns/name
+    gateways: dict[str, dict[str, Any]] = field(default_factory=dict)  # annotated or not, by ns/name
+    gateway_events: set[tuple[Any, ...]] = field(default_factory=set)
+    gateway_waiting: dict[str, str] = field(default_factory=dict)  # Certificate ns/name → Gateway ns/name
     secrets: SecretCache | None = None
     issuer_indexes: tuple[Any, ...] = ()  # kopf indexes of Issuer and ClusterIssuer bodies
     challenge_index: Any = None  # kopf index: Certificate ns/name → names of its Challenges

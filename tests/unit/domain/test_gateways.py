@@ -15,15 +15,15 @@ ISSUER = {"certwright.dev/cluster-issuer": "le"}
 def listener(
     name: str,
     hostname: str | None = None,
-    secret: str | None = "shop-tls",
+    ref_name: str | None = "shop-tls",
     protocol: str = "HTTPS",
     **tls: Any,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": name, "protocol": protocol, "port": 443}
     if hostname is not None:
         entry["hostname"] = hostname
-    if secret is not None:
-        entry["tls"] = {"certificateRefs": [{"name": secret}], **tls}
+    if ref_name is not None:
+        entry["tls"] = {"certificateRefs": [{"name": ref_name}], **tls}
     elif tls:
         entry["tls"] = tls
     return entry
