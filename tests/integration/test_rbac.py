@@ -27,6 +27,7 @@ REVIEWED = {
     "ingresses.networking.k8s.io": {"list", "watch", "create", "delete"},
     "ingresses.networking.k8s.io/finalizers": {"update"},
     "httproutes.gateway.networking.k8s.io": {"get", "create", "delete"},
+    "gateways.gateway.networking.k8s.io": {"get", "list", "watch"},
     "events": {"create"},
 }
 # What every authenticated user may do (system:basic-user), not granted by certwright.
