@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from kubernetes import client, config
 
+from ..gatewayapi import GROUP
+from .gateway import GatewayCaches, GatewayController
 from .ingress import IngressController
 from .kubelet import Kubelet
 from .watchcache import WatchCache
@@ -33,18 +36,26 @@ def main(config_file: str) -> None:
         discovery = client.DiscoveryV1Api(api_client)
         slices = WatchCache("endpointslices", discovery.list_endpoint_slice_for_all_namespaces)
         caches.append(slices)
+    gateway = None
+    if settings.get("gateway_api"):  # only where the environment installed the CRDs
+        gateway = _gateway_controller(api_client, core, services, settings["address"])
+        caches += gateway.caches.all()
     kubelet = Kubelet(core, pods, settings) if run_pods else None
-    controller = IngressController(networking, ingresses, services, pods, settings, slices)
+    controller = IngressController(networking, ingresses, services, pods, settings, slices, gateway)
 
     if kubelet is not None:
         kubelet.register_node()
     controller.ensure_ingress_class()
+    if gateway is not None:
+        gateway.ensure_gateway_class(settings["gateway_class"])
     for cache in caches:
         cache.start()
     for cache in caches:
         cache.synced.wait(30)
     if kubelet is not None:
         kubelet.start()
+    if gateway is not None:
+        gateway.start()
     server = controller.serve()
     logging.getLogger(__name__).info(
         "serving Ingresses of class %r on %s:%d; %s",
@@ -64,6 +75,27 @@ def main(config_file: str) -> None:
     server.shutdown()
     if kubelet is not None:
         kubelet.stop_all()
+
+
+def _gateway_controller(
+    api_client: client.ApiClient, core: client.CoreV1Api, services: WatchCache, address: str
+) -> GatewayController:
+    custom = client.CustomObjectsApi(api_client)
+    caches = GatewayCaches(
+        classes=WatchCache(
+            "gatewayclasses", functools.partial(custom.list_cluster_custom_object, GROUP, "v1", "gatewayclasses")
+        ),
+        gateways=WatchCache("gateways", functools.partial(custom.list_cluster_custom_object, GROUP, "v1", "gateways")),
+        routes=WatchCache(
+            "httproutes", functools.partial(custom.list_cluster_custom_object, GROUP, "v1", "httproutes")
+        ),
+        namespaces=WatchCache("namespaces", core.list_namespace),
+        tls_secrets=WatchCache(
+            "tls-secrets",
+            functools.partial(core.list_secret_for_all_namespaces, field_selector="type=kubernetes.io/tls"),
+        ),
+    )
+    return GatewayController(custom, caches, services, address)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ingress-controller half of the stand-in: serves port 80 by the Ingresses of its class.
+"""The ingress-controller half of the stand-in: serves port 80 by the Ingresses of its class (and HTTPRoutes).
 
 Each request is routed by Host and path through the cached Ingresses, Services and EndpointSlices
 (with a real node) or Pods (with the stand-in's own kubelet; see ``routing``) and proxied to the
@@ -8,6 +8,12 @@ answer). The failing hop is logged and named in the ``X-Stand-In-Hop`` response 
 a person with curl) sees which of Ingress, Service, selector or Pod is wrong. The stand-in also
 creates its IngressClass and, as ingress-nginx does, publishes its address in the status of every
 Ingress it serves.
+
+With the Gateway API installed, the same socket also serves the HTTP listeners (port 80) of the
+stand-in's Gateways (see ``gateway``): a request whose Host an attached HTTPRoute names (exactly or by
+a wildcard) goes by the HTTPRoutes, whatever its path, so a wrong route path fails as it would on its
+own Gateway; otherwise the Ingress rules decide, and an HTTPRoute for every host (neither it nor its
+listener names one) takes only what no Ingress rule serves, as a default backend would.
 """
 
 from __future__ import annotations
@@ -16,20 +22,24 @@ import http.client
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
 
-from . import routing
+from . import httproutes, routing
+from .gateway import GatewayController
 from .watchcache import Obj, WatchCache
 
 log = logging.getLogger(__name__)
 HOP_HEADER = "X-Stand-In-Hop"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+_NO_INGRESS = "ingress: no Ingress of class"
 _PAGES = {
     404: "404 Not Found",
+    500: "500 Internal Server Error",
     502: "502 Bad Gateway",
     503: "503 Service Temporarily Unavailable",
 }
@@ -46,12 +56,14 @@ class IngressController:
         pods: WatchCache,
         config: dict[str, Any],
         slices: WatchCache | None = None,
+        gateway: GatewayController | None = None,
     ) -> None:
         self.networking = networking
         self.ingresses = ingresses
         self.services = services
         self.pods = pods
         self.slices = slices
+        self.gateway = gateway
         self.ingress_class = config["ingress_class"]
         self.address = config["address"]
         self.port = config["http_port"]
@@ -71,14 +83,31 @@ class IngressController:
             if error.status != 409:
                 raise
 
-    def route(self, host: str, path: str) -> routing.Endpoint | routing.Miss:
-        backend = routing.select_backend(self.ingresses.items(), self.ingress_class, host, path.split("?", 1)[0])
+    def route(
+        self, host: str, path: str, method: str = "GET", headers: Mapping[str, str] | None = None
+    ) -> routing.Endpoint | routing.Miss:
+        """Gateway routes that name the host, else Ingress rules, else Gateway routes for every host."""
+        backend = self._select(httproutes.Request(host, path, method, headers))
         if isinstance(backend, routing.Miss):
             return backend
         if self.slices is not None:  # a real node: Pod IPs from EndpointSlices, as ingress-nginx reads them
             services, slices, pods = self.services.by_key(), self.slices.items(), self.pods.items()
             return routing.select_slice_endpoint(backend, services, slices, pods)
         return routing.select_endpoint(backend, self.services.by_key(), self.pods.items())
+
+    def _select(self, request: httproutes.Request) -> routing.Backend | routing.Miss:
+        if self.gateway is not None:
+            claimed = self.gateway.route(request, named_only=True)
+            if claimed is not None:
+                return claimed
+        path = request.path.split("?", 1)[0]
+        backend = routing.select_backend(self.ingresses.items(), self.ingress_class, request.host, path)
+        if self.gateway is None or not isinstance(backend, routing.Miss) or not backend.hop.startswith(_NO_INGRESS):
+            return backend
+        fallback = self.gateway.route(request, named_only=False)
+        if fallback is not None:
+            return fallback
+        return routing.Miss(404, f"{backend.hop}; and no HTTPRoute attached to a stand-in Gateway serves it")
 
     def serve(self) -> ThreadingHTTPServer:
         controller = self
@@ -103,7 +132,7 @@ class IngressController:
         host = request.headers.get("Host", "")
         if "Pebble" in request.headers.get("User-Agent", ""):
             self._hold_while_asked()
-        target = self.route(host, request.path)
+        target = self.route(host, request.path, request.command, dict(request.headers.items()))
         if isinstance(target, routing.Miss):
             self._fail(request, target)
             return

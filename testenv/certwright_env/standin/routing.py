@@ -26,12 +26,13 @@ _STRICT_PATH = re.compile(r"^/[A-Za-z0-9/_-]*$")
 
 @dataclass(frozen=True)
 class Backend:
-    """Where a request goes: a Service port in the Ingress's namespace."""
+    """Where a request goes: a Service port in the namespace of the Ingress (or HTTPRoute) that names it."""
 
-    ingress: str
+    ingress: str  # the Ingress's (or HTTPRoute's) namespace/name
     namespace: str
     service: str
     port: int | str
+    kind: str = "Ingress"
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _service_port(backend: Backend, services: Mapping[str, Obj]) -> tuple[str, O
     key = f"{backend.namespace}/{backend.service}"
     service = services.get(key)
     if service is None:
-        return Miss(503, f"service: Service {key} (from Ingress {backend.ingress}) does not exist")
+        return Miss(503, f"service: Service {key} (from {backend.kind} {backend.ingress}) does not exist")
     spec = service.get("spec", {})
     service_port = next((p for p in spec.get("ports") or [] if backend.port in (p.get("port"), p.get("name"))), None)
     if service_port is None:
