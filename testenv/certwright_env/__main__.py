@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .base import REPO
 from .environment import Environment
+from .gatewayapi import GATEWAY_API_VERSION, STANDIN_GATEWAY_CLASS
 from .issuer import pebble_dns01_issuer_yaml, pebble_issuer_yaml
 from .operator import NAMESPACE, HelmRelease, OperatorProcess, install
 from .processes import ask_for_sigterm_when_parent_dies
@@ -35,7 +36,7 @@ def main() -> int:
         return 2
     print(
         "certwright-env: starting etcd, kube-apiserver, kube-controller-manager, BIND, Pebble, the node and the "
-        "stand-in's ingress…",
+        "stand-in's ingress and Gateway…",
         file=sys.stderr,
         flush=True,
     )
@@ -48,6 +49,10 @@ def main() -> int:
             pebble_dns01_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle, env.bind, namespace=NAMESPACE)
         )
         exports = env.exports() + f"\nexport CERTWRIGHT_NAMESPACE={NAMESPACE}"
+        if env.gateway_api:
+            env.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GATEWAY_NAMESPACE}})
+            env.create_gateway(GATEWAY_NAMESPACE, GATEWAY_NAME, routes_from="All")
+            exports += f"\nexport CERTWRIGHT_ENV_GATEWAY={GATEWAY_NAMESPACE}/{GATEWAY_NAME}"
         if env.node is not None:
             print(
                 f"certwright-env: node {env.node_name}: kubelet with containerd {env.node.runtime_version()} and runc; "
@@ -72,6 +77,13 @@ def main() -> int:
             file=sys.stderr,
         )
         print(f"  kubectl apply -f {dns01_issuer_file}", file=sys.stderr, flush=True)
+        if env.gateway_api:
+            print(
+                f"certwright-env: Gateway API {GATEWAY_API_VERSION}: the stand-in's Gateway {GATEWAY_NAMESPACE}/"
+                f"{GATEWAY_NAME} (class {STANDIN_GATEWAY_CLASS}) serves HTTPRoutes from every namespace on port 80",
+                file=sys.stderr,
+                flush=True,
+            )
         if not options.once:
             print("certwright-env: running; Ctrl-C stops everything", file=sys.stderr, flush=True)
             stopped.wait()
@@ -79,6 +91,8 @@ def main() -> int:
     return 0
 
 
+GATEWAY_NAMESPACE = "certwright-env"
+GATEWAY_NAME = "gateway"  # the Issuer file's commented gatewayHTTPRoute solver names it
 OPERATOR_MODES = {
     "process": "the operator as a process from this checkout",
     "helm": "the chart installed with the local image, the operator as a Pod on the node",

@@ -1,5 +1,5 @@
 """The Issuers a person applies in the local environment: Pebble, with its CA bundle, as for any private CA;
-answering HTTP-01 through the ingress, or DNS-01 through the environment's BIND."""
+answering HTTP-01 through the ingress (or the Gateway), or DNS-01 through the environment's BIND."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ spec:
       - http01:
           ingress:
             ingressClassName: nginx
+      # Or through the Gateway API: an HTTPRoute attached to the environment's Gateway.
+      # - http01:
+      #     gatewayHTTPRoute:
+      #       parentRefs: [{{name: gateway, namespace: certwright-env, kind: Gateway}}]
 """
 
 
