@@ -156,7 +156,7 @@ def route_status(route: Obj, parents: list[ParentOutcome], resolved: Condition, 
     return {"parents": others + entries}
 
 
-def _ref_key(ref: Obj) -> tuple[Any, ...]:
+def _ref_key(ref: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(ref.get(k) for k in ("group", "kind", "namespace", "name", "sectionName", "port"))
 
 
