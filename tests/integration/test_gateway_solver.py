@@ -5,8 +5,12 @@ is named before the CA is asked."""
 from __future__ import annotations
 
 import json
+import random
+import time
 import uuid
 from typing import Any
+
+import pytest
 
 from certwright_env import Environment
 from certwright_env.operator import OperatorProcess
@@ -24,6 +28,7 @@ from .certwright import (
     namespace,
     orders,
     wait_condition,
+    wait_issuer_ready,
     wait_ready,
 )
 
@@ -121,3 +126,27 @@ def test_a_listener_that_refuses_the_namespace_is_named_with_its_reason(
     assert orders(env, ns) == 1
     events = json.loads(env.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
     assert any(e["reason"] == "HTTPRouteNotAccepted" for e in events)
+
+
+@pytest.mark.parametrize("seed", [5, 17])
+def test_a_gateway_burst_killed_at_random_moments_orders_once_each_and_leaves_no_route(
+    env: Environment, operator: OperatorProcess, seed: int
+) -> None:
+    chance, edge, ns, burst = random.Random(seed), namespace(env), namespace(env), 20
+    apply(env, gateway("edge", edge), issuer(env, "pebble", ns, solvers=[gateway_solver("edge", edge)]))
+    wait_issuer_ready(env, "pebble", ns)
+
+    apply(env, *(certificate(f"g-{i:02d}", ns, names(1), "pebble") for i in range(burst)))
+    kills = chance.choice([2, 3])
+    for _ in range(kills):
+        time.sleep(chance.uniform(0.2, 2.0))
+        operator.kill()
+        operator.start()
+
+    def ready() -> int:
+        items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
+        return sum(1 for c in items if condition(c, "Ready").get("status") == "True")
+
+    eventually(ready, lambda count: count == burst, timeout=240, what=f"{burst} Ready")
+    eventually(lambda: solver_objects(env, ns), lambda left: not left, timeout=60, what="no solver object is left")
+    assert orders(env, ns) == burst, f"one order per Certificate (seed {seed}, {kills} kills)"
