@@ -17,6 +17,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.integration.certwright import apply, certificate, condition, issuer, names
 
@@ -57,9 +58,13 @@ def process_cpu(pid: int, *, with_children: bool) -> float:
     return sum(int(value) for value in ticks) / os.sysconf("SC_CLK_TCK")
 
 
-def namespace_with_issuer(env: Environment, namespace: str) -> None:
+INGRESS = {"http01": {"ingress": {"ingressClassName": "nginx"}}}
+GATEWAY = {"http01": {"gatewayHTTPRoute": {"parentRefs": [{"name": "bench", "namespace": "bench-gateway"}]}}}
+
+
+def namespace_with_issuer(env: Environment, namespace: str, solver: dict[str, Any]) -> None:
     env.kubectl("create", "namespace", namespace)
-    apply(env, issuer(env, "pebble", namespace))
+    apply(env, issuer(env, "pebble", namespace, solvers=[solver]))
     env.kubectl("wait", "issuer/pebble", "-n", namespace, "--for=condition=Ready", "--timeout=60s")
 
 
@@ -83,9 +88,9 @@ def wait_all(env: Environment, namespace: str, count: int, timeout: float) -> No
         time.sleep(0.5)
 
 
-def single(env: Environment, runs: int) -> None:
+def single(env: Environment, runs: int, solver: dict[str, Any]) -> None:
     namespace = "bench-single"
-    namespace_with_issuer(env, namespace)
+    namespace_with_issuer(env, namespace, solver)
     durations = []
     mark = audit_mark(env)
     for run in range(runs):
@@ -124,9 +129,9 @@ def cpu_seconds(env: Environment) -> dict[str, float]:
     return used
 
 
-def burst(env: Environment, count: int) -> None:
+def burst(env: Environment, count: int, solver: dict[str, Any]) -> None:
     namespace = f"bench-burst-{count}"
-    namespace_with_issuer(env, namespace)
+    namespace_with_issuer(env, namespace, solver)
     manifests = [certificate(f"b-{n}", namespace, names(1), "pebble") for n in range(count)]
     cpu_before = cpu_seconds(env)
     started_wall = time.time()
@@ -178,16 +183,23 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=10)
     parser.add_argument("--burst", type=int, nargs="*", default=[100])
     parser.add_argument("--stand-in", action="store_true", help="Pods as stand-in processes, not on the real node")
+    parser.add_argument("--gateway", action="store_true", help="HTTP-01 through an HTTPRoute, not an Ingress")
     options = parser.parse_args()
     with Environment(real_node=not options.stand_in) as env:
         print(f"solver Pods run on {'the real node' if env.node else 'the stand-in kubelet'}")
         install(env)
+        solver = INGRESS
+        if options.gateway:
+            env.kubectl("create", "namespace", "bench-gateway")
+            env.create_gateway("bench-gateway", "bench")
+            solver = GATEWAY
+            print("HTTP-01 through an HTTPRoute attached to the stand-in's Gateway")
         operator = OperatorProcess(env)
         operator.start()
         time.sleep(2)  # the operator's watches start
-        single(env, options.single)
+        single(env, options.single, solver)
         for count in options.burst:
-            burst(env, count)
+            burst(env, count, solver)
         restart(env, operator, settle=20)
         rss = Path(f"/proc/{operator.child.process.pid}/status").read_text() if operator.child else ""
         print("operator " + next((line for line in rss.splitlines() if line.startswith("VmHWM")), "VmHWM: ?"))
