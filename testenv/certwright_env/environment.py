@@ -107,7 +107,7 @@ class Environment(Stack):
         self.timed("etcd", self._start_etcd)
         self.timed("kube-apiserver", self._start_apiserver)
         controller_manager_ready = self._start_controller_manager()
-        gateway_api_ready = _in_background(self._install_gateway_api if self.gateway_api else lambda: None)
+        gateway_api_ready = _in_background(self.install_gateway_api if self.gateway_api else lambda: None)
         self.timed("dns", self.bind.start)
         self.pebble.nameserver = self.bind.nameserver  # Pebble's -dnsserver: BIND, not challtestsrv
         self.timed("pebble", self.pebble.start_pebble)
@@ -372,8 +372,9 @@ class Environment(Stack):
     def _disabled_controllers(self) -> tuple[str, ...]:
         return DISABLED_CONTROLLERS if self.node is not None else STANDIN_DISABLED_CONTROLLERS + DISABLED_CONTROLLERS
 
-    def _install_gateway_api(self) -> None:
-        """The standard channel's CRDs (server-side: HTTPRoute's is too large for apply's annotation).
+    def install_gateway_api(self) -> None:
+        """The standard channel's CRDs (server-side: HTTPRoute's is too large for apply's annotation); at start,
+        or later for a test that installs them into a running cluster.
 
         The stand-in creates its GatewayClass, as it creates its IngressClass.
         """

@@ -206,6 +206,19 @@ def test_without_the_gateway_api_the_operator_says_so_once_and_ingresses_work() 
             assert NOT_INSTALLED in log
             assert "Unresolved resources cannot be served" not in log, "kopf was never asked to watch Gateways"
             assert get_or_none(bare, "certificate", "shop-tls", ns)
+
+            # The CRDs installed later: a restart picks them up.
+            bare.install_gateway_api()
+            process.stop()
+            process.start()
+            listener = _listener("https", "edge.example.com", "edge-tls")
+            apply(bare, _gateway("edge", ns, [listener], {"certwright.dev/issuer": "pebble"}))
+            made = eventually(
+                lambda: get_or_none(bare, "certificate", "edge-tls", ns),
+                lambda found: bool(found),
+                what="the restarted operator serves the annotated Gateway",
+            )
+            assert made["spec"]["dnsNames"] == ["edge.example.com"]
         finally:
             process.stop()
     bare.remove_run_dir()
