@@ -16,6 +16,7 @@ from typing import Any
 
 import dns.asyncquery
 import dns.exception
+import dns.message
 import dns.name
 import dns.rcode
 import dns.tsig
@@ -132,7 +133,7 @@ class Rfc2136(DnsProvider):
         host, port = zones.split_server(settings.nameserver)
         where = settings.nameserver
         try:
-            response = await dns.asyncquery.tcp(update, await zones.address_of(host), timeout=TIMEOUT, port=port)
+            response = await self._exchange(update, await zones.address_of(host), port)
         except dns.tsig.PeerBadKey as error:
             raise DnsError(
                 TSIG_REFUSED,
@@ -179,6 +180,10 @@ class Rfc2136(DnsProvider):
                 f"(REFUSED): its update policy (allow-update or update-policy) must let {who} change it",
             )
         raise DnsError(PROVIDER_FAILED, f"nameserver {where} answered {text} to the update of {record.fqdn}")
+
+    async def _exchange(self, update: dns.update.UpdateMessage, address: str, port: int) -> dns.message.Message:
+        """One update over TCP and its answer (the seam unit tests replace with a scripted server)."""
+        return await dns.asyncquery.tcp(update, address, timeout=TIMEOUT, port=port)
 
 
 def _quoted(value: str) -> str:
