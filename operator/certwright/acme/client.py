@@ -118,12 +118,16 @@ class AcmeClient:
         return self._account_from(self.transport.post(self.directory["newAccount"], payload, self.key, kid=None))
 
     def update_contact(self, contact: Sequence[str]) -> Account:
-        response = self.transport.post(self._kid(), AccountUpdate(contact=tuple(contact)), self.key, self._kid())
+        response = self.transport.post(
+            self._kid(), AccountUpdate(contact=tuple(contact)), self.key, self._kid(), action="account"
+        )
         return Account(self._kid(), AccountBody.from_json(response.json()))
 
     def deactivate_account(self) -> Account:
         """Irreversible (§7.3.6): afterwards every request from this key is unauthorized."""
-        response = self.transport.post(self._kid(), AccountUpdate(status="deactivated"), self.key, self._kid())
+        response = self.transport.post(
+            self._kid(), AccountUpdate(status="deactivated"), self.key, self._kid(), action="account"
+        )
         return Account(self._kid(), AccountBody.from_json(response.json()))
 
     def rollover(self, new_key: jose.JWK) -> None:
@@ -167,18 +171,18 @@ class AcmeClient:
         return Order(location, OrderBody.from_json(response.json()))
 
     def order(self, url: str) -> Order:
-        return Order(url, OrderBody.from_json(self._read(url).json()))
+        return Order(url, OrderBody.from_json(self._read(url, "order").json()))
 
     def order_urls(self, max_pages: int = 100) -> list[str] | None:
         """The account's orders list (§7.1.2.1), following ``Link: rel="next"`` for at most ``max_pages``
         pages; None when the CA keeps no such list (Let's Encrypt does not)."""
-        account = AccountBody.from_json(self._read(self._kid()).json())
+        account = AccountBody.from_json(self._read(self._kid(), "account").json())
         url = account.orders
         if not url:
             return None
         found: list[str] = []
         for _ in range(max_pages):
-            response = self._read(url)
+            response = self._read(url, "orders")
             found.extend(str(item) for item in response.json().get("orders") or [])
             following = _links(response, "next")
             if not following:
@@ -203,11 +207,11 @@ class AcmeClient:
         return None
 
     def authorization(self, url: str) -> Authorization:
-        return Authorization(url, AuthorizationBody.from_json(self._read(url).json()))
+        return Authorization(url, AuthorizationBody.from_json(self._read(url, "authz").json()))
 
     def read_authorization(self, url: str) -> tuple[Authorization, float | None]:
         """The authorization and the server's Retry-After, for callers that poll on their own."""
-        response = self._read(url)
+        response = self._read(url, "authz")
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self.transport.clock())
         return Authorization(url, AuthorizationBody.from_json(response.json())), retry_after
 
@@ -228,11 +232,13 @@ class AcmeClient:
 
     def answer(self, challenge: ChallengeBody) -> ChallengeBody:
         """Tell the CA to validate (POST ``{}`` to the challenge URL, §7.5.1)."""
-        response = self.transport.post(challenge.url, {}, self.key, self._kid())
+        response = self.transport.post(challenge.url, {}, self.key, self._kid(), action="challenge")
         return ChallengeBody.from_json(response.json())
 
     def deactivate_authorization(self, authorization: Authorization) -> Authorization:
-        response = self.transport.post(authorization.url, {"status": "deactivated"}, self.key, self._kid())
+        response = self.transport.post(
+            authorization.url, {"status": "deactivated"}, self.key, self._kid(), action="authz"
+        )
         return Authorization(authorization.url, AuthorizationBody.from_json(response.json()))
 
     def wait_authorization(self, url: str, timeout: float = 120.0) -> Authorization:
@@ -240,7 +246,7 @@ class AcmeClient:
         deadline = self._deadline(timeout)
         delay = FIRST_POLL
         while True:
-            response = self._read(url)
+            response = self._read(url, "authz")
             authz = Authorization(url, AuthorizationBody.from_json(response.json()))
             status = authz.body.status
             if status == "valid":
@@ -263,7 +269,9 @@ class AcmeClient:
         delay = FIRST_POLL
         while True:
             try:
-                response = self.transport.post(order.body.finalize, Finalize(csr=csr_der), self.key, self._kid())
+                response = self.transport.post(
+                    order.body.finalize, Finalize(csr=csr_der), self.key, self._kid(), action="finalize"
+                )
                 break
             except OrderNotReady:
                 current = self.order(order.url)
@@ -285,7 +293,7 @@ class AcmeClient:
         """Poll a finalized order until it is valid; OrderFailed with the CA's reason otherwise."""
         delay = FIRST_POLL
         while order.body.status == "processing":
-            response = self._read(order.url)
+            response = self._read(order.url, "order")
             order = Order(order.url, OrderBody.from_json(response.json()))
             if order.body.status == "processing":
                 delay = self._pause(response, delay, deadline, f"order {order.url}")
@@ -301,14 +309,14 @@ class AcmeClient:
         """The PEM chain (leaf first); among alternates, the one whose root-most issuer is ``preferred_chain``."""
         if not order.body.certificate:
             raise ClientError(f"order {order.url} has no certificate yet (status {order.body.status})")
-        response = self._read(order.body.certificate)
+        response = self._read(order.body.certificate, "certificate")
         default = response.text
         if not preferred_chain:
             return default
         if _top_issuer(default) == preferred_chain:
             return default
         for link in _links(response, "alternate"):
-            alternate = self._read(link).text
+            alternate = self._read(link, "certificate").text
             if _top_issuer(alternate) == preferred_chain:
                 return alternate
         log.info("no chain whose top issuer is %r; using the default chain", preferred_chain)
@@ -340,8 +348,9 @@ class AcmeClient:
 
     # -- polling -----------------------------------------------------------------------------------
 
-    def _read(self, url: str) -> requests.Response:
-        return self.transport.post(url, None, self.key, self._kid())
+    def _read(self, url: str, action: str) -> requests.Response:
+        """POST-as-GET (§6.3); ``action`` names what is read, for metrics."""
+        return self.transport.post(url, None, self.key, self._kid(), action=action)
 
     def _deadline(self, timeout: float) -> datetime.datetime:
         return self.transport.clock() + datetime.timedelta(seconds=timeout)

@@ -8,6 +8,9 @@
   Retry-After when shorter than the cap); ``rateLimited`` is never retried here: it is raised with
   the server's Retry-After, for the caller to schedule.
 - The ``requests.Session``, clock and sleep are injected; TLS verification is never switched off.
+- Every HTTP request, retries and nonce fetches included, is told to the injected ``observe`` as an
+  ``Exchange`` (method, URL, ACME action, status, seconds): how metrics see ACME traffic without
+  this layer knowing of Prometheus (issue 15).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import josepy as jose
@@ -50,6 +54,30 @@ MAX_RETRY_AFTER = 10 * 86400.0
 Clock = Callable[[], datetime.datetime]
 Sleep = Callable[[float], None]
 
+# The directory's endpoints by the action name cert-manager's ACME metrics use for them.
+DIRECTORY_ACTIONS = {
+    "newNonce": "new-nonce",
+    "newAccount": "new-account",
+    "newOrder": "new-order",
+    "revokeCert": "revoke-cert",
+    "keyChange": "key-change",
+    "renewalInfo": "renewal-info",
+}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request to the CA as it ended: ``status`` None when no answer came (connection, TLS)."""
+
+    method: str
+    url: str
+    action: str
+    status: int | None
+    seconds: float
+
+
+Observe = Callable[[Exchange], None]
+
 
 def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
@@ -76,6 +104,8 @@ class Transport:
         server_retries: int = 3,
         server_backoff: float = 1.0,
         timeout: float = 30.0,
+        observe: Observe | None = None,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         if session.verify is False:
             raise ValueError("TLS verification must stay on; pass the private CA's bundle instead")
@@ -87,6 +117,8 @@ class Transport:
         self.server_retries = server_retries
         self.server_backoff = server_backoff
         self.timeout = timeout
+        self.observe = observe
+        self.timer = timer
         self._directory: Directory | None = None
         self._nonces: list[str] = []
         self._lock = threading.Lock()
@@ -104,7 +136,7 @@ class Transport:
     def _fetch_directory(self) -> requests.Response:
         """One GET of the directory; anything but an ACME directory (or a 5xx, retried) is named as such."""
         url = self.directory_url
-        response = self._send("GET", url, raise_problems=False)
+        response = self._send("GET", url, "directory", raise_problems=False)
         if response.status_code >= 500:
             raise self._problem(url, response)
         content_type = response.headers.get("Content-Type", "no content type")
@@ -120,9 +152,9 @@ class Transport:
         self._directory = Directory(url, body)
         return response
 
-    def get(self, url: str) -> requests.Response:
+    def get(self, url: str, *, action: str = "") -> requests.Response:
         """An unauthenticated GET, retried on 5xx; problems become exceptions."""
-        return self._with_server_retries(url, lambda: self._send("GET", url))
+        return self._with_server_retries(url, lambda: self._send("GET", url, action or self.action_for(url)))
 
     # -- signed requests --------------------------------------------------------------------------
 
@@ -132,17 +164,35 @@ class Transport:
         payload: jose.JSONDeSerializable | dict[str, Any] | None,
         key: jose.JWK,
         kid: str | None,
+        *,
+        action: str = "",
     ) -> requests.Response:
-        """A signed POST (``payload=None`` is POST-as-GET); ``kid`` None signs with the ``jwk`` instead."""
-        body = jws.encode_payload(payload)
-        return self._with_server_retries(url, lambda: self._post_with_nonce_retries(url, body, key, kid))
+        """A signed POST (``payload=None`` is POST-as-GET); ``kid`` None signs with the ``jwk`` instead.
 
-    def _post_with_nonce_retries(self, url: str, body: bytes, key: jose.JWK, kid: str | None) -> requests.Response:
+        ``action`` names the verb for metrics (``order``, ``authz``, …); a directory endpoint names itself.
+        """
+        body = jws.encode_payload(payload)
+        return self._with_server_retries(url, lambda: self._post_with_nonce_retries(url, action, body, key, kid))
+
+    def action_for(self, url: str) -> str:
+        """The directory endpoint ``url`` is (an ARI URL is under ``renewalInfo``), else ``other``."""
+        if url == self.directory_url:
+            return "directory"
+        if self._directory is not None:
+            for field, action in DIRECTORY_ACTIONS.items():
+                endpoint = self._directory.get(field)
+                if endpoint and (url == endpoint or (field == "renewalInfo" and url.startswith(endpoint))):
+                    return action
+        return "other"
+
+    def _post_with_nonce_retries(
+        self, url: str, action: str, body: bytes, key: jose.JWK, kid: str | None
+    ) -> requests.Response:
         rejected = 0
         while True:
             signed = jws.sign(body, key, url=url, nonce=self._nonce(), kid=kid)
-            try:
-                return self._send("POST", url, json_body=signed)
+            try:  # named after _nonce(), which fetched the directory when this is the first request
+                return self._send("POST", url, action or self.action_for(url), json_body=signed)
             except BadNonce as error:
                 rejected += 1
                 with self._lock:
@@ -166,7 +216,7 @@ class Transport:
             self._fetch_directory()  # no retries of its own: the caller's POST retries as a whole
         assert self._directory is not None
         url = self._directory["newNonce"]
-        self._send("HEAD", url)  # _send pools its Replay-Nonce
+        self._send("HEAD", url, "new-nonce")  # _send pools its Replay-Nonce
         with self._lock:
             if self._nonces:
                 return self._nonces.pop()
@@ -194,16 +244,24 @@ class Transport:
                 self.sleep(delay)
 
     def _send(
-        self, method: str, url: str, json_body: dict[str, Any] | None = None, *, raise_problems: bool = True
+        self,
+        method: str,
+        url: str,
+        action: str,
+        json_body: dict[str, Any] | None = None,
+        *,
+        raise_problems: bool = True,
     ) -> requests.Response:
         headers = {"User-Agent": USER_AGENT}  # per request: a plain Session carries python-requests' own
         if json_body is not None:
             headers["Content-Type"] = JOSE_CONTENT_TYPE
+        started, status = self.timer(), None
         try:
             # verify per request: requests lets REQUESTS_CA_BUNDLE override the session's own bundle.
             response = self.session.request(
                 method, url, json=json_body, headers=headers, timeout=self.timeout, verify=self.session.verify
             )
+            status = response.status_code
         except requests.exceptions.SSLError as error:
             raise TLSVerificationError(
                 f"TLS verification of {url} failed ({_root_cause(error)}); for a private ACME CA, "
@@ -211,10 +269,21 @@ class Transport:
             ) from error
         except requests.exceptions.RequestException as error:
             raise ConnectionFailed(f"cannot reach the ACME server at {url}: {_root_cause(error)}") from error
+        finally:
+            if self.observe is not None:
+                self._tell(Exchange(method, url, action, status, self.timer() - started))
         self._keep_nonce(response)
         if response.status_code < 400 or not raise_problems:
             return response
         raise self._problem(url, response)
+
+    def _tell(self, exchange: Exchange) -> None:
+        """Hand ``exchange`` to the observer; its failure is logged, never the request's."""
+        assert self.observe is not None
+        try:
+            self.observe(exchange)
+        except Exception:
+            log.exception("the ACME request observer failed")
 
     def _problem(self, url: str, response: requests.Response) -> ProblemError:
         retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())

@@ -23,6 +23,7 @@ from certwright.acme.errors import (
     ProfileNotOffered,
 )
 from certwright.acme.messages import ChallengeBody, OrderBody
+from certwright.acme.transport import Exchange
 
 from .fakes import (
     ACCOUNT_URL,
@@ -416,3 +417,35 @@ def test_renewal_info_without_ari_is_a_client_error() -> None:
     with pytest.raises(ClientError, match="offers no renewalInfo"):
         client.renewal_info(LEAF)
     assert adapter.methods() == ["GET"]
+
+
+# -- the action each verb names for metrics --------------------------------------------------------
+
+
+def test_each_verb_names_its_acme_action() -> None:
+    seen: list[Exchange] = []
+    adapter = ScriptedAdapter(
+        reply(body=directory_body()),
+        reply(201, order_body("pending"), headers={"Location": ORDER_URL}),
+        reply(body=order_body("pending")),
+        reply(body=authz_body("pending")),
+        reply(body=authz_body("pending")["challenges"][0]),
+        reply(body=order_body("valid", certificate=CERT_URL)),
+        reply(text=pem(issue("a.test", "Root")), content_type="application/pem-certificate-chain"),
+        fresh_nonces=True,
+    )
+    client = AcmeClient(transport_for(adapter, observe=seen.append), account_key(), ACCOUNT_URL)
+    client.new_order(["a.test"])
+    client.order(ORDER_URL)
+    client.answer(client.authorization(AUTHZ_URL).body.challenges[0])
+    client.download(client.finalize(an_order("ready"), CSR_DER))
+    assert [(e.method, e.action) for e in seen] == [
+        ("GET", "directory"),
+        ("HEAD", "new-nonce"),
+        ("POST", "new-order"),
+        ("POST", "order"),
+        ("POST", "authz"),
+        ("POST", "challenge"),
+        ("POST", "finalize"),
+        ("POST", "certificate"),
+    ]

@@ -21,7 +21,7 @@ from certwright.acme.errors import (
     TransportError,
 )
 from certwright.acme.messages import REQUIRED_DIRECTORY_KEYS
-from certwright.acme.transport import JOSE_CONTENT_TYPE, Transport, new_session
+from certwright.acme.transport import JOSE_CONTENT_TYPE, Exchange, Transport, new_session
 
 from .fakes import (
     ACCOUNT_URL,
@@ -379,3 +379,74 @@ def test_a_4xx_without_a_problem_document_is_malformed() -> None:
     transport, _, _ = primed(reply(403, text="Forbidden", nonce="nonce1"))
     with pytest.raises(Malformed, match="HTTP 403 without a problem document"):
         transport.post(ORDER_URL, None, account_key(), kid=ACCOUNT_URL)
+
+
+# -- what metrics see: one Exchange per HTTP request -----------------------------------------------
+
+
+class Ticks:
+    """An injected timer that moves by a quarter second per reading."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 0.25
+        return self.now
+
+
+def observed(*replies: requests.Response | BaseException) -> tuple[Transport, list[Exchange]]:
+    seen: list[Exchange] = []
+    adapter = ScriptedAdapter(reply(body=directory_body()), reply(nonce="nonce0"), *replies)
+    return transport_for(adapter, observe=seen.append, timer=Ticks()), seen
+
+
+def test_each_request_is_told_with_its_action_status_and_duration() -> None:
+    transport, seen = observed(reply(201, {"status": "pending"}, nonce="n1"))
+    transport.post(NEW_ORDER, {"identifiers": []}, account_key(), ACCOUNT_URL)
+    assert seen == [
+        Exchange("GET", DIRECTORY_URL, "directory", 200, 0.25),
+        Exchange("HEAD", NEW_NONCE, "new-nonce", 200, 0.25),
+        Exchange("POST", NEW_ORDER, "new-order", 201, 0.25),
+    ]
+
+
+def test_retries_are_each_told_and_an_explicit_action_is_kept() -> None:
+    transport, seen = observed(problem("badNonce", 400, nonce="n1"), reply(body={"status": "valid"}, nonce="n2"))
+    transport.post(ORDER_URL, None, account_key(), ACCOUNT_URL, action="order")
+    assert [(e.action, e.status) for e in seen[2:]] == [("order", 400), ("order", 200)]
+
+
+def test_a_request_without_an_answer_is_told_without_status() -> None:
+    transport, seen = observed(requests.exceptions.ConnectionError("refused"))
+    with pytest.raises(ConnectionFailed):
+        transport.post(ORDER_URL, None, account_key(), ACCOUNT_URL, action="order")
+    assert (seen[-1].action, seen[-1].status) == ("order", None)
+
+
+def test_a_failing_observer_never_fails_the_request(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(exchange: Exchange) -> None:
+        raise RuntimeError("metrics are broken")
+
+    adapter = ScriptedAdapter(reply(body=directory_body()))
+    transport = transport_for(adapter, observe=broken)
+    assert transport.directory()["newOrder"] == NEW_ORDER
+    assert "observer failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("url", "action"),
+    [
+        (DIRECTORY_URL, "directory"),
+        (NEW_NONCE, "new-nonce"),
+        (NEW_ORDER, "new-order"),
+        ("https://acme.test/renewal-info/abc.def", "renewal-info"),
+        ("https://acme.test/revoke-cert", "revoke-cert"),
+        (ORDER_URL, "other"),
+    ],
+    ids=["directory", "new-nonce", "new-order", "ari-under-its-endpoint", "revoke", "not-in-the-directory"],
+)
+def test_directory_endpoints_name_their_own_action(url: str, action: str) -> None:
+    transport, _ = observed()
+    transport.directory()
+    assert transport.action_for(url) == action
