@@ -25,6 +25,7 @@ from .domain.ingresses import parse_default_issuer
 from .kube.accounts import AccountRegistry
 from .kube.client import Kube
 from .kube.context import Context, Settings
+from .kube.metrics import Metrics, StateCollector
 from .kube.podwatch import SolverPodWatch
 from .kube.scheduler import Scheduler
 from .kube.secrets import SecretCache
@@ -178,13 +179,16 @@ async def run(options: argparse.Namespace) -> None:
     scope = options.namespace[0] if len(options.namespace) == 1 else None  # one namespace: watches stay in it
     pods = SolverPodWatch(client.CoreV1Api(kube_client), loop, scope)
     pods.start()
+    metrics = Metrics(prometheus_client.REGISTRY)
     context = Context(
         kube=kube,
-        accounts=AccountRegistry(kube, settings.cluster_resource_namespace),
+        accounts=AccountRegistry(kube, settings.cluster_resource_namespace, observe=metrics.acme_exchange),
         pods=pods,
         settings=settings,
         issuance_slots=asyncio.Semaphore(settings.max_concurrent_issuances),
+        metrics=metrics,
     )
+    prometheus_client.REGISTRY.register(StateCollector(context))
     context.secrets = SecretCache(client.CoreV1Api(kube_client), loop, context.wake_certificate, scope)
     context.secrets.start()
     context.scheduler = Scheduler(context.wake_certificate, context.clock)

@@ -29,6 +29,7 @@ from ..domain.conditions import Reason, timestamp
 from ..domain.specs import Solver, solver_for
 from ..kube import builders
 from ..kube.dns import provider_for, secret_namespace
+from ..kube.metrics import ChallengeState
 from .job import IssuanceFailed, Job
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class Authorizer(Job):
         )
         challenge = await self.context.kube.create(manifest)
         item = Presented(authorization, acme, solver, challenge, provider, record)
+        self._track(item, "pending")
         if provider is None:
             key_authorization = self.client.key_authorization(acme)
             image = self.context.settings.solver_image
@@ -329,6 +331,7 @@ class Authorizer(Job):
         A record that cannot be removed now keeps its Challenge (deleted, held by the finalizer)
         for ``dnsrecords`` to retry."""
         kube, namespace = self.context.kube, self.namespace
+        self.context.challenges.pop(f"{namespace}/{item.name}", None)
         if item.record is None:
             route = "HTTPRoute" if item.solver.parent_refs else "Ingress"
             await kube.delete_challenge(namespace, item.name, solver_kinds=(route, "Service", "Pod"))
@@ -353,10 +356,17 @@ class Authorizer(Job):
         self, item: Presented, state: str, reason: str, *, presented: bool | None = None
     ) -> None:
         now = timestamp(self.context.clock())
+        self._track(item, state)
         status: dict[str, Any] = {"state": state, "reason": reason, "checkedAt": now}
         if presented is not None:
             status["presented"] = presented
         await self.context.kube.patch_challenge_status(self.namespace, item.name, status)
+
+    def _track(self, item: Presented, state: str) -> None:
+        """The Challenge's state as the metrics show it, until ``_remove``."""
+        self.context.challenges[f"{self.namespace}/{item.name}"] = ChallengeState(
+            self.name, dns_name(item.authorization), item.solver.challenge_type, state
+        )
 
 
 def _record_spec(record: Record, solver: Solver) -> dict[str, str]:

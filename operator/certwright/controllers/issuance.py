@@ -65,8 +65,12 @@ class Issuance(Job):
         self.generation: int | None = certificate["metadata"].get("generation")
         self.resumed = False  # the order was placed by an earlier run (its Challenges may be left over)
         self.repeats: Repeats | None = None
+        self.trigger = "Resumed"  # what started it, for metrics: a trigger's reason, or an order in status
+        self.started = context.clock()
 
     async def run(self, trigger: Trigger | None, repeats: Repeats | None = None) -> None:
+        self.trigger = str(trigger.reason) if trigger else "Resumed"
+        self.started = self.context.clock()
         if api.ANNOTATION_RENEW in (self.certificate["metadata"].get("annotations") or {}):
             # A forced renewal acts once: the annotation goes as this attempt starts, so a failure
             # backs off like any other instead of retrying at once for as long as it stays.
@@ -85,8 +89,10 @@ class Issuance(Job):
             self.status["order"] = {**self.status["order"], "state": "valid"}
             chain = await asyncio.to_thread(self.client.download, done, self.issuer.preferred_chain)
             await self._store(chain.encode(), await keys.matching(chain.encode(), key_pem, done.url))
+            self._count("issued", Reason.ISSUED)
         except SpecChanged as changed:
             await self._abandon(str(changed))
+            self._count("abandoned", Reason.SPEC_CHANGED)
         except IssuanceFailed as failure:
             await self._fail(failure)
         except AcmeError as error:
@@ -326,6 +332,11 @@ class Issuance(Job):
             patch["order"] = self.status["order"]  # with the state it reached
         await self._patch(patch)
         await self.context.kube.event(self.certificate, "Warning", str(failure.reason), message, now)
+        self._count("failed", failure.reason)
+
+    def _count(self, outcome: str, reason: Reason) -> None:
+        seconds = (self.context.clock() - self.started).total_seconds()
+        self.context.metrics.issuance(outcome, self.trigger, str(reason), seconds)
 
     async def _abandon(self, message: str) -> None:
         """The spec changed mid-issuance: drop this order (nothing was issued) and go again at once."""

@@ -22,7 +22,7 @@ import josepy as jose
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..acme.client import Account, AcmeClient, ExternalAccountBinding
-from ..acme.transport import Transport, new_session
+from ..acme.transport import Observe, Transport, new_session
 from ..domain import api
 from ..domain.specs import IssuerSpec
 from ..pki import keys as pki_keys
@@ -54,9 +54,10 @@ def issuer_key(kind: str, namespace: str | None, name: str) -> str:
 class AccountRegistry:
     """One registered ACME client per issuer, refreshed when the issuer's spec changes."""
 
-    def __init__(self, kube: Kube, cluster_resource_namespace: str) -> None:
+    def __init__(self, kube: Kube, cluster_resource_namespace: str, observe: Observe | None = None) -> None:
         self.kube = kube
         self.cluster_resource_namespace = cluster_resource_namespace
+        self.observe = observe  # told of every ACME request (metrics)
         self.accounts: dict[str, IssuerAccount] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # requests verifies against a file: one per distinct bundle, named by its content and shared
@@ -80,7 +81,8 @@ class AccountRegistry:
                 return current
             namespace = self.secret_namespace(issuer)
             account_key = await self._account_key(issuer, namespace, spec)
-            client = AcmeClient(Transport(spec.server, session=new_session(self._bundle_file(spec))), account_key)
+            session = new_session(self._bundle_file(spec))
+            client = AcmeClient(Transport(spec.server, session=session, observe=self.observe), account_key)
             eab = await self._eab(namespace, spec) if spec.external_account else None
             contact = [f"mailto:{spec.email}"] if spec.email else []
             account = await asyncio.to_thread(client.register, contact, eab=eab)

@@ -15,6 +15,7 @@ from ..domain.specs import IssuerRef
 from .accounts import AccountRegistry
 from .builders import controller_uid
 from .client import Kube
+from .metrics import ChallengeState, Metrics
 from .podwatch import SolverPodWatch
 from .scheduler import Scheduler
 from .secrets import SecretCache
@@ -107,6 +108,8 @@ class Context:
     challenge_index: Any = None  # kopf index: Certificate ns/name → names of its Challenges
     scheduler: Scheduler | None = None
     ari_next_fetch: dict[str, datetime.datetime] = field(default_factory=dict)  # in memory: re-fetched after a restart
+    metrics: Metrics = field(default_factory=Metrics)  # counters of events; state is read at scrape time
+    challenges: dict[str, ChallengeState] = field(default_factory=dict)  # ns/name → Challenges being answered
 
     def remember_certificate(self, key: str, body: dict[str, Any] | None) -> None:
         """Keep the latest body (None: deleted) and which Ingress owns it, so owners look up their
