@@ -41,7 +41,7 @@ def main() -> int:
         flush=True,
     )
     with Environment(options.run_dir) as env:
-        operator_line = _start_operator(env, mode)
+        operator_line, metrics_url = _start_operator(env, mode)
         issuer_file = env.run_dir / "issuer-pebble.yaml"
         issuer_file.write_text(pebble_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle))
         dns01_issuer_file = env.run_dir / "issuer-pebble-dns01.yaml"
@@ -49,6 +49,8 @@ def main() -> int:
             pebble_dns01_issuer_yaml(env.pebble_directory_url, env.pebble_ca_bundle, env.bind, namespace=NAMESPACE)
         )
         exports = env.exports() + f"\nexport CERTWRIGHT_NAMESPACE={NAMESPACE}"
+        if metrics_url:
+            exports += f"\nexport CERTWRIGHT_METRICS_URL={metrics_url}"
         if env.gateway_api:
             env.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GATEWAY_NAMESPACE}})
             env.create_gateway(GATEWAY_NAMESPACE, GATEWAY_NAME, routes_from="All")
@@ -100,20 +102,22 @@ OPERATOR_MODES = {
 }
 
 
-def _start_operator(env: Environment, mode: str) -> str:
-    """Start the operator as CERTWRIGHT_ENV_OPERATOR says; the summary line for it."""
+def _start_operator(env: Environment, mode: str) -> tuple[str, str | None]:
+    """Start the operator as CERTWRIGHT_ENV_OPERATOR says; the summary line for it, and its metrics
+    URL where this machine reaches it (the process's; a Pod's is behind a ClusterIP Service)."""
     if mode == "process":
         install(env)
         operator = OperatorProcess(env)
         operator.start()
-        return f"the operator runs from this checkout (log: {operator.log})"
+        line = f"the operator runs from this checkout (log: {operator.log}, metrics: {operator.metrics_url})"
+        return line, operator.metrics_url
     if mode == "helm":
         if env.node is None:
             raise SystemExit(f"certwright-env: CERTWRIGHT_ENV_OPERATOR=helm needs the real node ({env.no_node_reason})")
         HelmRelease(env).install()
-        return "the operator runs as a Pod, installed with helm (kubectl logs -n certwright deploy/certwright)"
+        return "the operator runs as a Pod, installed with helm (kubectl logs -n certwright deploy/certwright)", None
     env.kubectl("apply", "-f", str(REPO / "crds"))
-    return "no operator runs (CERTWRIGHT_ENV_OPERATOR=none); the CRDs are installed"
+    return "no operator runs (CERTWRIGHT_ENV_OPERATOR=none); the CRDs are installed", None
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 ``install`` applies ``crds/`` and ``manifests/`` with kubectl; ``OperatorProcess`` runs
 ``python -m certwright`` under the ServiceAccount those manifests create (a kubeconfig from a
 TokenRequest), so it has exactly the RBAC a user's install grants. Its self-check asks the
-environment's DNS, the one setting a split-horizon cluster would also need.
+environment's DNS, the one setting a split-horizon cluster would also need; it serves its metrics on a
+free port of the environment's loopback address (``metrics_url``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 
 from .binaries import ensure_helm
 from .environment import REPO, Environment, KubectlError
-from .processes import Child, spawn
+from .processes import Child, free_port, spawn
 
 NAMESPACE = "certwright"
 SERVICE_ACCOUNT = "certwright"
@@ -55,6 +56,12 @@ class OperatorProcess:
         self.extra = extra
         self.child: Child | None = None
         self.starts = 0
+        self.metrics_address = f"{env.loopback}:{free_port(env.loopback)}"  # kept across restarts
+
+    @property
+    def metrics_url(self) -> str:
+        """The operator's Prometheus endpoint."""
+        return f"http://{self.metrics_address}/metrics"
 
     def start(self) -> None:
         kubeconfig = self.env.service_account_kubeconfig(NAMESPACE, SERVICE_ACCOUNT)
@@ -68,6 +75,7 @@ class OperatorProcess:
                 "certwright",
                 f"--selfcheck-nameservers={self.env.nameserver}",
                 f"--cluster-resource-namespace={NAMESPACE}",
+                f"--metrics-address={self.metrics_address}",
                 *self.extra,
             ],
             self.env.log_dir,
