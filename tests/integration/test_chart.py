@@ -6,6 +6,7 @@ helm is built from its Go module like the control plane. What runs the chart on 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -100,12 +101,36 @@ def test_values_change_what_they_name(helm: Path) -> None:
     assert "clusterissuers" not in yaml.safe_dump(role)
 
 
+def test_the_dashboard_and_the_alerts_render_when_enabled(helm: Path) -> None:
+    rendered = chart.render(
+        "--set", "dashboard.enabled=true",
+        "--set", "dashboard.namespace=monitoring",
+        "--set", "prometheusRule.enabled=true",
+        "--set", "prometheusRule.labels.release=kube-prometheus-stack",
+        helm=helm,
+    )  # fmt: skip
+    documents = _documents(rendered)
+    dashboard = next(d for d in documents if d["kind"] == "ConfigMap")
+    assert dashboard["metadata"]["name"] == "certwright-dashboard"
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads((chart.CHART / "dashboards" / "certwright.json").read_text())
+    assert json.loads(dashboard["data"]["certwright.json"]) == shipped
+    rule = next(d for d in documents if d["kind"] == "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rule["spec"] == yaml.safe_load((chart.CHART / "rules" / "certwright.rules.yaml").read_text())
+    assert "ConfigMap/certwright-dashboard" not in _kinds(chart.render(helm=helm))  # off by default
+
+
 @pytest.mark.parametrize(
     ("value", "field"),
     [
         ("replicaCount=two", "replicaCount"),
         ("logFormat=xml", "logFormat"),
         ("image.pullPolicy=Sometimes", "pullPolicy"),
+        ("dashboard.enable=true", "enable"),
+        ("prometheusRule.enabled=yes", "enabled"),
     ],
 )
 def test_a_wrong_value_is_refused_with_its_field_named(helm: Path, value: str, field: str) -> None:

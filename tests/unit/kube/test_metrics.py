@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from certwright.acme.transport import Exchange
@@ -159,3 +163,62 @@ def test_issuance_outcomes_are_counted_and_timed() -> None:
     issued = {"outcome": "issued", "trigger": "RenewalDue", "reason": "Issued"}
     assert value("certwright_certificate_issuance_total", issued) == 1
     assert value("certwright_certificate_issuance_duration_seconds_sum", {"outcome": "failed"}) == 130.0
+
+
+# -- the chart's dashboard and alerts name only what the operator exports ----------------------------
+
+CHART = Path(__file__).parents[3] / "charts" / "certwright"
+METRIC = re.compile(r"\bcertwright_[a-z0-9_]+")
+
+
+def exported() -> set[str]:
+    """Every sample name the operator's registry can serve (a histogram's _bucket, _sum and _count)."""
+    registry = CollectorRegistry()
+    Metrics(registry)
+    registry.register(StateCollector(context()))
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    return {family.name + suffix for family in registry.collect() for suffix in suffixes.get(family.type, ("",))}
+
+
+def test_the_registry_declares_every_family_of_the_issue() -> None:
+    assert {
+        "certwright_certificate_expiration_timestamp_seconds",
+        "certwright_certificate_not_before_timestamp_seconds",
+        "certwright_certificate_renewal_timestamp_seconds",
+        "certwright_certificate_ready_status",
+        "certwright_issuer_ready_status",
+        "certwright_clusterissuer_ready_status",
+        "certwright_certificate_challenge_status",
+        "certwright_http_acme_client_request_count",
+        "certwright_http_acme_client_request_duration_seconds_bucket",
+        "certwright_certificate_issuance_total",
+        "certwright_certificate_issuance_duration_seconds_bucket",
+        "certwright_scheduler_queue_length",
+    } <= exported()
+
+
+def test_every_dashboard_panel_queries_metrics_the_operator_exports() -> None:
+    dashboard = json.loads((CHART / "dashboards" / "certwright.json").read_text())
+    panels = dashboard["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    names = exported()
+    for panel in panels:
+        used = {name for target in panel["targets"] for name in METRIC.findall(target["expr"])}
+        assert used, f"panel {panel['title']!r} queries no certwright metric"
+        assert used <= names, f"panel {panel['title']!r} names {sorted(used - names)}, which nothing exports"
+    variables = json.dumps(dashboard["templating"])
+    assert set(METRIC.findall(variables)) <= names
+
+
+def test_every_alert_names_metrics_the_operator_exports() -> None:
+    rules = yaml.safe_load((CHART / "rules" / "certwright.rules.yaml").read_text())["groups"][0]["rules"]
+    assert [rule["alert"] for rule in rules] == [
+        "CertwrightCertificateExpiringSoon",
+        "CertwrightCertificateNotReady",
+        "CertwrightIssuerNotReady",
+    ]
+    names = exported()
+    for rule in rules:
+        used = set(METRIC.findall(rule["expr"]))
+        assert used, f"{rule['alert']} names no certwright metric"
+        assert used | set(METRIC.findall(json.dumps(rule["annotations"]))) <= names, rule["alert"]
