@@ -67,8 +67,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--metrics-address",
-        default="",
-        help="host:port to serve Prometheus metrics on (the chart uses :9402, as cert-manager); off when empty",
+        default=":9402",
+        help="host:port to serve Prometheus metrics on (default :9402, as cert-manager's: all addresses); "
+        "off when empty",
     )
     parser.add_argument(
         "--health-address",

@@ -30,6 +30,15 @@ def test_namespaces_repeat_and_default_to_all() -> None:
     assert parse_args(["--namespace", "a", "--namespace", "b"]).namespace == ["a", "b"]
 
 
+@pytest.mark.parametrize(
+    ("argv", "address"),
+    [([], ":9402"), (["--metrics-address=127.0.0.1:9000"], "127.0.0.1:9000"), (["--metrics-address="], "")],
+    ids=["cert-managers-port", "given", "off"],
+)
+def test_metrics_are_served_on_9402_unless_told_otherwise(argv: list[str], address: str) -> None:
+    assert parse_args(argv).metrics_address == address
+
+
 def test_in_cluster_login_uses_the_service_variables_and_the_mounted_token(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("abc\n")
     (tmp_path / "namespace").write_text("certwright")
