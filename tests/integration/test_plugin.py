@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from certwright_env import Environment
 from certwright_env.operator import OperatorProcess
@@ -29,10 +31,14 @@ from .certwright import (
     names,
     namespace,
     orders,
+    rfc2136,
+    tsig_secret,
+    wait_issuer_ready,
     wait_ready,
 )
 
 PLUGIN_BIN = Path(sys.executable).parent  # .venv/bin, where kubectl-certwright is installed
+CHECK_LABEL = "certwright.dev/check"
 
 
 def plugin(env: Environment, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -65,6 +71,11 @@ def _revision(env: Environment, name: str, ns: str, revision: int) -> None:
         timeout=90,
         what=f"Certificate {ns}/{name} reaches revision {revision}",
     )
+
+
+def _check_objects(env: Environment, ns: str) -> list[str]:
+    listed = env.kubectl("get", "pods,services,ingresses", "-n", ns, "-l", CHECK_LABEL, "-o", "name")
+    return listed.stdout.split()
 
 
 def test_list_sorts_by_expiry_and_marks_what_needs_attention(env: Environment, operator: OperatorProcess) -> None:
@@ -170,3 +181,98 @@ def test_renew_all_renews_each_certificate_once(env: Environment, operator: Oper
     time.sleep(2)  # nothing more happens: the annotation acted once
     assert [get(env, "certificate", n, ns)["status"]["revision"] for n in ("one", "two")] == [2, 2]
     assert orders(env, ns) == before + 2
+
+
+def _check(env: Environment, name: str, ns: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return plugin(
+        env,
+        "check",
+        name,
+        "-n",
+        ns,
+        f"--selfcheck-nameservers={env.nameserver}",
+        "--cluster-resource-namespace=certwright",
+        *extra,
+    )
+
+
+def test_check_passes_without_ordering_or_touching_the_secret(env: Environment, operator: OperatorProcess) -> None:
+    ns = namespace(env)
+    dns_names = names(2)
+    apply(env, issuer(env, "pebble", ns), certificate("proven", ns, dns_names, "pebble"))
+    wait_ready(env, "proven", ns)
+    secret_version = get(env, "secret", "proven-tls", ns)["metadata"]["resourceVersion"]
+    status = get(env, "certificate", "proven", ns)["status"]
+    before = orders(env, ns)
+
+    out = ok(_check(env, "proven", ns))
+
+    assert "ok    account of Issuer pebble" in out
+    for dns_name in dns_names:
+        assert f"ok    {dns_name}: http-01 through Ingress" in out
+    assert get(env, "secret", "proven-tls", ns)["metadata"]["resourceVersion"] == secret_version
+    assert get(env, "certificate", "proven", ns)["status"] == status
+    assert orders(env, ns) == before
+    assert _check_objects(env, ns) == []
+
+
+def test_check_names_the_failing_hop_of_a_broken_route(env: Environment, operator: OperatorProcess) -> None:
+    ns = namespace(env)
+    dns_name = names(1)[0]
+    solvers: list[dict[str, Any]] = [{"http01": {"ingress": {"ingressClassName": "no-such-class"}}}]
+    apply(env, issuer(env, "broken", ns, solvers=solvers), certificate("unroutable", ns, [dns_name], "broken"))
+    wait_issuer_ready(env, "broken", ns)
+
+    result = _check(env, "unroutable", ns, "--timeout=3")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ok    account of Issuer broken" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if dns_name in line)
+    assert line.startswith("FAIL")
+    assert "at the ingress hop" in line, line
+    assert "404" in line, line
+    assert _check_objects(env, ns) == []
+
+
+def test_check_of_a_missing_certificate_says_so(env: Environment, operator: OperatorProcess) -> None:
+    ns = namespace(env)
+    result = _check(env, "absent", ns)
+    assert result.returncode == 1
+    assert f'Certificate "absent" not found in namespace {ns}' in result.stderr
+
+
+def test_check_interrupted_cleans_up(env: Environment, operator: OperatorProcess) -> None:
+    ns = namespace(env)
+    solvers: list[dict[str, Any]] = [{"http01": {"ingress": {"ingressClassName": "no-such-class"}}}]
+    apply(env, issuer(env, "broken", ns, solvers=solvers), certificate("stopped", ns, names(1), "broken"))
+    wait_issuer_ready(env, "broken", ns)
+    assert env.binaries is not None
+    environ = {**os.environ, "KUBECONFIG": str(env.kubeconfig), "PATH": f"{PLUGIN_BIN}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(env.binaries.kubectl), "certwright", "check", "stopped", "-n", ns, "--timeout=120"]
+    with subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as running:
+        eventually(lambda: _check_objects(env, ns), lambda found: len(found) == 3, what="the check's solver objects")
+        running.send_signal(signal.SIGINT)  # kubectl execs the plugin: this is Ctrl-C for it
+        _, stderr = running.communicate(timeout=60)
+
+    assert running.returncode == 130, stderr
+    assert _check_objects(env, ns) == []
+
+
+def test_check_of_dns01_presents_and_removes_a_throwaway_record(env: Environment, operator: OperatorProcess) -> None:
+    ns = namespace(env)
+    base = names(1)[0]
+    apply(
+        env,
+        tsig_secret("tsig", ns, env.bind.tsig_secret),
+        issuer(env, "pebble", ns, solvers=[rfc2136(env)]),
+        certificate("dns", ns, [base, f"*.{base}"], "pebble"),
+    )
+    wait_ready(env, "dns", ns)
+    before = orders(env, ns)
+
+    out = ok(_check(env, "dns", ns))
+
+    for dns_name in (base, f"*.{base}"):
+        assert f"ok    {dns_name}: dns-01: a TXT value at _acme-challenge.{base}." in out
+    assert env.bind.query(f"_acme-challenge.{base}", "TXT") == []
+    assert orders(env, ns) == before

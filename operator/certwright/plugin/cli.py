@@ -1,7 +1,7 @@
-"""``kubectl-certwright``: the argument parser and the commands (list, status, inspect secret, renew).
+"""``kubectl-certwright``: the argument parser and the commands (list, status, inspect secret, renew, check).
 
 kubectl finds the plugin on PATH (``kubectl certwright …``); flags follow the command, as kubectl's do.
-Exit status: 0 done, 1 an error the message explains, 2 bad usage.
+Exit status: 0 done, 1 an error the message explains (or ``check`` found a name that fails), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from ..domain.conditions import timestamp
 from . import inspection, listing, status
 from .cluster import Cluster, connect
 from .errors import NoSuchObject, PluginError
+
+DEFAULT_SOLVER_IMAGE = f"ghcr.io/certwright/certwright:{__version__}"  # as the operator's --solver-image
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -62,6 +64,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     renew_.add_argument("--all", action="store_true", help="every Certificate in the namespace")
     renew_.add_argument("-l", "--selector", default="", help="the Certificates with these labels")
     renew_.add_argument("-A", "--all-namespaces", action="store_true")
+
+    check_ = commands.add_parser(
+        "check", parents=[common], help="dry run: prove the account and every name's challenge path, order nothing"
+    )
+    check_.add_argument("name")
+    check_.add_argument(
+        "--cluster-resource-namespace",
+        default="certwright",
+        help="where a ClusterIssuer's Secrets live (the operator's namespace; default: certwright)",
+    )
+    check_.add_argument("--solver-image", default=DEFAULT_SOLVER_IMAGE, help="image of the HTTP-01 solver Pod")
+    check_.add_argument(
+        "--selfcheck-nameservers",
+        default="",
+        help="comma-separated host[:port] DNS servers to resolve names with (as the operator's flag)",
+    )
+    check_.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds each name's self-check or propagation check retries "
+        "(default: the solver's selfCheck.timeoutSeconds)",
+    )
 
     args = parser.parse_args(argv)
     if args.command == "renew" and bool(args.names) + args.all + bool(args.selector) != 1:
@@ -110,7 +134,9 @@ def run(
         return _inspect(args, cluster, namespace, now, out)
     if args.command == "renew":
         return _renew(args, cluster, namespace, now, out)
-    raise AssertionError(f"unknown command {args.command}")
+    from . import check  # the dry run's DNS and ACME imports are only needed here
+
+    return check.run(args, cluster, namespace, out=out)
 
 
 def _inspect(args: argparse.Namespace, cluster: Cluster, namespace: str, now: datetime.datetime, out: TextIO) -> int:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certwright.domain import api
 from certwright.pki.keys import key_to_pem
-from certwright.plugin.cli import parse_args, run
+from certwright.plugin.cli import DEFAULT_SOLVER_IMAGE, parse_args, run
 from certwright.plugin.errors import Forbidden, NoSuchObject
 
 from ..pki.ca import EPOCH, TinyCA
@@ -51,8 +51,18 @@ def command(cluster: FakeCluster, *argv: str) -> tuple[int, str]:
         (["renew", "a", "b"], {"names": ["a", "b"], "all": False}),
         (["renew", "--all", "-A"], {"all": True, "all_namespaces": True}),
         (["status", "www", "--kubeconfig", "k", "--context", "c"], {"kubeconfig": "k", "context": "c"}),
+        (
+            ["check", "www"],
+            {
+                "solver_image": DEFAULT_SOLVER_IMAGE,
+                "cluster_resource_namespace": "certwright",
+                "timeout": None,
+                "selfcheck_nameservers": "",
+            },
+        ),
+        (["check", "www", "--timeout", "5", "--selfcheck-nameservers", "10.0.0.1:53"], {"timeout": 5.0}),
     ],
-    ids=["list", "list-flags", "status", "inspect", "renew-names", "renew-all", "kubeconfig"],
+    ids=["list", "list-flags", "status", "inspect", "renew-names", "renew-all", "kubeconfig", "check", "check-flags"],
 )
 def test_parse_args(argv: list[str], expected: dict[str, Any]) -> None:
     parsed = vars(parse_args(argv))
