@@ -86,6 +86,12 @@ def names(count: int = 1) -> list[str]:
     return [f"{uuid.uuid4().hex[:10]}.example.test" for _ in range(count)]
 
 
+def ready_count(env: Environment, namespace: str) -> int:
+    """How many Certificates in the namespace are Ready (one list call)."""
+    items = json.loads(env.kubectl("get", "certificates", "-n", namespace, "-o", "json").stdout)["items"]
+    return sum(1 for c in items if condition(c, "Ready").get("status") == "True")
+
+
 def get(env: Environment, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
     where = ["-n", namespace] if namespace else []
     result: dict[str, Any] = json.loads(env.kubectl("get", kind, name, *where, "-o", "json").stdout)

@@ -26,22 +26,17 @@ from certwright_env.probes import eventually
 from .certwright import (
     apply,
     certificate,
-    condition,
     get,
     issuer,
     names,
     namespace,
     pebble_orders,
+    ready_count,
     wait_issuer_ready,
     wait_ready,
 )
 
 BURST = 60
-
-
-def _ready(env: Environment, ns: str) -> int:
-    items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
-    return sum(1 for c in items if condition(c, "Ready").get("status") == "True")
 
 
 def _leftovers(env: Environment, ns: str) -> list[str]:
@@ -71,7 +66,7 @@ def test_a_burst_killed_at_random_moments_orders_once_each_and_leaves_nothing(
         operator.kill()
         operator.start()
 
-    eventually(lambda: _ready(env, ns), lambda ready: ready == BURST, timeout=240, what=f"{BURST} Ready")
+    eventually(lambda: ready_count(env, ns), lambda ready: ready == BURST, timeout=240, what=f"{BURST} Ready")
     eventually(lambda: _leftovers(env, ns), lambda left: not left, timeout=30, what="no solver object is left")
 
     orders = pebble_orders(env, ns, "pebble-account")

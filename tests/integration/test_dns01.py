@@ -28,6 +28,7 @@ from .certwright import (
     leaf_names,
     namespace,
     orders,
+    ready_count,
     rfc2136,
     tsig_secret,
     wait_condition,
@@ -310,11 +311,7 @@ def test_a_dns01_burst_killed_at_random_moments_orders_once_each_and_leaves_no_r
         operator.kill()
         operator.start()
 
-    def ready() -> int:
-        items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
-        return sum(1 for c in items if condition(c, "Ready").get("status") == "True")
-
-    eventually(ready, lambda count: count == burst, timeout=240, what=f"{burst} Ready")
+    eventually(lambda: ready_count(env, ns), lambda count: count == burst, timeout=240, what=f"{burst} Ready")
     eventually(lambda: challenges(env, ns), lambda found: not found, timeout=60, what="no Challenge is left")
     assert orders(env, ns) == burst, f"one order per Certificate (seed {seed}, {kills} kills)"
     assert [base for base in bases if txt(env, f"_acme-challenge.{base}.")] == [], "no record of ours is left"

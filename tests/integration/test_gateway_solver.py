@@ -27,6 +27,7 @@ from .certwright import (
     names,
     namespace,
     orders,
+    ready_count,
     wait_condition,
     wait_issuer_ready,
     wait_ready,
@@ -143,10 +144,6 @@ def test_a_gateway_burst_killed_at_random_moments_orders_once_each_and_leaves_no
         operator.kill()
         operator.start()
 
-    def ready() -> int:
-        items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
-        return sum(1 for c in items if condition(c, "Ready").get("status") == "True")
-
-    eventually(ready, lambda count: count == burst, timeout=240, what=f"{burst} Ready")
+    eventually(lambda: ready_count(env, ns), lambda count: count == burst, timeout=240, what=f"{burst} Ready")
     eventually(lambda: solver_objects(env, ns), lambda left: not left, timeout=60, what="no solver object is left")
     assert orders(env, ns) == burst, f"one order per Certificate (seed {seed}, {kills} kills)"
