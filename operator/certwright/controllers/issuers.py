@@ -16,6 +16,7 @@ from ..domain.conditions import ConditionType, Reason, find_condition
 from ..domain.explain import explain
 from ..domain.specs import SpecError, parse_issuer
 from ..kube.accounts import AccountSetupError, issuer_key
+from ..kube.client import ApiError
 from ..kube.context import Context
 from ..kube.status import record_ready
 
@@ -61,6 +62,9 @@ async def reconcile(context: Context, key: str) -> None:
         await _record(context, issuer, False, Reason(error.reason), str(error))
     except AcmeError as error:
         await _record(context, issuer, False, Reason.ACCOUNT_FAILED, explain(error))
+    except ApiError as error:  # the account key's Secret refused (a quota, a policy, a namespace going away)
+        message = f"the account key Secret could not be read or written: {error}"
+        await _record(context, issuer, False, Reason.ACCOUNT_FAILED, message)
     else:
         acme = {"uri": account.account.url, "server": spec.server, "lastRegisteredEmail": spec.email or ""}
         message = f"the ACME account is registered with {spec.server}"

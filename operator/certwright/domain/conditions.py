@@ -71,6 +71,7 @@ class Reason(StrEnum):
     ACCOUNT_FAILED = "AccountFailed"
     ACCOUNT_KEY_INVALID = "AccountKeyInvalid"
     EAB_SECRET_MISSING = "EABSecretMissing"
+    EAB_SECRET_INVALID = "EABSecretInvalid"
 
 
 def set_condition(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,14 @@ def parse_duration(text: str, field_path: str) -> datetime.timedelta:
     if not parts or "".join(number + unit for number, unit in parts) != text:
         raise SpecError(field_path, f"{text!r} is not a duration such as 720h or 1h30m")
     return datetime.timedelta(seconds=sum(float(number) * _UNITS[unit] for number, unit in parts))
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,11 @@ def parse_certificate(spec: Mapping[str, Any]) -> CertificateSpec:
         raise SpecError("spec.dnsNames", "needs 1 to 100 DNS names")
     if len(names) > 100:
         raise SpecError("spec.dnsNames", f"has {len(names)} names; a certificate holds at most 100")
+    addresses = [name for name in names if _is_ip(name)]
+    if addresses:
+        raise SpecError(
+            "spec.dnsNames", f"{addresses[0]} is an IP address; certwright issues certificates for DNS names only"
+        )
     ref = spec.get("issuerRef") or {}
     if not ref.get("name"):
         raise SpecError("spec.issuerRef.name", "is required: the Issuer or ClusterIssuer to use")

@@ -134,7 +134,14 @@ class AccountRegistry:
                 f"the external account binding needs Secret {namespace}/{ref.name} with key {ref.key!r} "
                 "holding the MAC key your CA gave you",
             )
-        mac = base64.b64decode(encoded).decode().strip()
+        try:
+            mac = base64.b64decode(encoded).decode("ascii").strip()
+        except UnicodeDecodeError as error:
+            raise AccountSetupError(
+                "EABSecretInvalid",
+                f"Secret {namespace}/{ref.name}[{ref.key}] is not the MAC key as text: put the base64url key your "
+                "CA gave you there as it was given (kubectl create secret generic … --from-literal)",
+            ) from error
         return ExternalAccountBinding(spec.external_account.key_id, mac, spec.external_account.algorithm)
 
     def _bundle_file(self, spec: IssuerSpec) -> str | None:

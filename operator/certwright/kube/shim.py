@@ -19,7 +19,7 @@ from typing import Any
 from ..domain import api
 from ..domain.shim import Owner, Plan, controlling, owner_of
 from .builders import owner_reference
-from .client import Conflict, NotFound
+from .client import ApiError, Conflict, NotFound
 from .context import Context
 
 COMPARED = ("secretName", "dnsNames", "renewBefore", "privateKey")
@@ -167,7 +167,14 @@ class CertificateShim:
             },
             "spec": spec,
         }
-        if not await self.context.kube.create_certificate(meta["namespace"], body):
+        try:
+            created = await self.context.kube.create_certificate(meta["namespace"], body)
+        except ApiError as error:  # the CRD refuses what the source asks for (a 64-character label, …)
+            await self._once(
+                source, "Warning", "BadConfig", f"Certificate {name} cannot be made from this {self.kind}: {error}"
+            )
+            return
+        if not created:
             self._wait_for(source, name, None)  # it exists, though this process has not seen it yet
             return
         await self._event(
@@ -187,7 +194,13 @@ class CertificateShim:
         if not patch:
             return
         name = current["metadata"]["name"]
-        await self.context.kube.patch_certificate_spec(current["metadata"]["namespace"], name, patch)
+        try:
+            await self.context.kube.patch_certificate_spec(current["metadata"]["namespace"], name, patch)
+        except ApiError as error:
+            await self._once(
+                source, "Warning", "BadConfig", f"Certificate {name} cannot be updated from this {self.kind}: {error}"
+            )
+            return
         changed = ", ".join(sorted(patch))
         await self._event(source, "Normal", "UpdateCertificate", f"updated Certificate {name}: {changed}")
 
