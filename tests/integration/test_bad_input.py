@@ -231,6 +231,81 @@ CASES = [
     ),
     # --- Certificates: the rules of DNS names ----------------------------------------------------------
     Case("name-longer-than-253", _names(NAME_254), REFUSED, ("spec.dnsNames[0]", "Too long", "253")),
+    Case(
+        "ipv4-address",
+        _names("192.0.2.10"),
+        REFUSED,
+        ("spec.dnsNames[0]", "192.0.2.10 is an IP address; certwright issues certificates for DNS names only"),
+    ),
+    Case(
+        "ipv6-address",
+        _names("2001:db8::10"),
+        REFUSED,
+        ("spec.dnsNames[0]", "2001:db8::10 is an IP address; certwright issues certificates for DNS names only"),
+    ),
+    Case(
+        "upper-case",
+        _names("Shop.Example.test"),
+        REFUSED,
+        (
+            "spec.dnsNames[0]",
+            "Shop.Example.test has upper-case letters; DNS names are case-insensitive: "
+            "write it in lower case (shop.example.test)",
+        ),
+    ),
+    Case(
+        "unicode-name",
+        _names("bücher.example.test"),
+        REFUSED,
+        (
+            "spec.dnsNames[0]",
+            "is not ASCII: write an internationalised name in its punycode form (xn--",
+        ),
+    ),
+    Case(
+        "trailing-dot",
+        _names("shop.example.test."),
+        REFUSED,
+        ("spec.dnsNames[0]", "ends with a dot: write it without the trailing dot (shop.example.test)"),
+    ),
+    Case("empty-name", _names(""), REFUSED, ("spec.dnsNames[0]", "a DNS name cannot be empty")),
+    Case(
+        "label-longer-than-63",
+        _names(f"{LABEL_64}.example.test"),
+        REFUSED,
+        ("spec.dnsNames[0]", "has a label longer than 63 characters"),
+    ),
+    Case(
+        "label-starts-with-hyphen",
+        _names("-shop.example.test"),
+        REFUSED,
+        ("spec.dnsNames[0]", "-shop.example.test has a label that starts or ends with a hyphen"),
+    ),
+    Case(
+        "underscore-in-name",
+        _names("shop_1.example.test"),
+        REFUSED,
+        ("spec.dnsNames[0]", "has characters other than letters, digits, hyphens and dots"),
+    ),
+    Case(
+        "wildcard-in-the-middle",
+        _names("shop.*.example.test"),
+        REFUSED,
+        ("spec.dnsNames[0]", 'shop.*.example.test has a "*" other than a whole first label', "*.example.test"),
+    ),
+    Case(
+        "two-wildcards",
+        _names("*.*.example.test"),
+        REFUSED,
+        ("spec.dnsNames[0]", "a wildcard may only be the whole first label, once"),
+    ),
+    Case(
+        "partial-wildcard",
+        _names("shop*.example.test"),
+        REFUSED,
+        ("spec.dnsNames[0]", 'shop*.example.test has a "*" other than a whole first label'),
+    ),
+    Case("bare-wildcard", _names("*"), REFUSED, ("spec.dnsNames[0]", "* alone is not a name", "*.example.test")),
     Case("idn-in-punycode", lambda env, ns: _names(f"xn--bcher-kva.{_host()}")(env, ns), HANDLED, ()),
     Case(
         "duplicate-names",
@@ -258,6 +333,16 @@ CASES = [
         ("spec.issuerRef.group", 'Unsupported value: "cert-manager.io"'),
     ),
     Case("secretname-too-long", _cert(secretName="s" * 254), REFUSED, ("spec.secretName", "Too long")),
+    Case(
+        "secretname-with-a-namespace",
+        _cert(secretName="kube-system/shop-tls"),
+        REFUSED,
+        (
+            "spec.secretName",
+            "kube-system/shop-tls is not a Secret name: lower-case letters, digits, '-' and '.', no '/'",
+            "the Secret lives in the Certificate's namespace",
+        ),
+    ),
     Case(
         "rsa-key-of-1024-bits",
         _cert(privateKey={"algorithm": "RSA", "size": 1024}),
