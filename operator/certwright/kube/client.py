@@ -315,6 +315,8 @@ class Kube:
         }
         try:
             await self._call(self.core.create_namespaced_event, namespace, body)
+        except (ApiError, Conflict, NotFound) as error:  # a namespace going away, a quota: said, not raised
+            log.warning("could not post Event %s on %s/%s: %s", reason, namespace, meta["name"], error)
         except Exception:
             log.warning("could not post Event %s on %s/%s", reason, namespace, meta["name"], exc_info=True)
 
