@@ -519,7 +519,42 @@ CASES = [
         ("the external account binding needs Secret", "no-such-secret"),
         reason="EABSecretMissing",
     ),
+    Case(
+        "eab-secret-not-text",
+        _with(
+            lambda env, ns: [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "eab", "namespace": ns},
+                    "data": {"secret": _b64(b"\xff\xfe\x00binary")},
+                }
+            ],
+            _issuer(externalAccountBinding={"keyID": "kid-1", "keySecretRef": {"name": "eab"}}),
+        ),
+        NOT_READY,
+        ("Secret", "eab[secret] is not the MAC key as text"),
+        reason="EABSecretInvalid",
+        given=("eab",),
+    ),
     # --- annotated Ingresses -------------------------------------------------------------------------
+    Case(
+        "ingress-host-label-longer-than-63",
+        _ingress([{"hosts": [f"{LABEL_64}.example.test"], "secretName": "bad-tls"}], ISSUER),
+        NOT_READY,
+        ("Certificate bad-tls cannot be made from this Ingress", "spec.dnsNames[0]", "longer than 63"),
+        reason="BadConfig",
+    ),
+    Case(
+        "ingress-ecdsa-key-of-1024-bits",
+        _ingress(
+            [{"hosts": ["a.example.test"], "secretName": "bad-tls"}],
+            {**ISSUER, "cert-manager.io/private-key-size": "1024"},
+        ),
+        NOT_READY,
+        ("Certificate bad-tls cannot be made from this Ingress", "spec.privateKey"),
+        reason="BadConfig",
+    ),
     Case(
         "ingress-conflicting-annotations",
         _ingress(
