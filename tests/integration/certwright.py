@@ -86,6 +86,14 @@ def names(count: int = 1) -> list[str]:
     return [f"{uuid.uuid4().hex[:10]}.example.test" for _ in range(count)]
 
 
+def events(env: Environment, namespace: str, reason: str) -> list[dict[str, Any]]:
+    """The namespace's Events with ``reason``."""
+    items: list[dict[str, Any]] = json.loads(env.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)[
+        "items"
+    ]
+    return [event for event in items if event["reason"] == reason]
+
+
 def ready_count(env: Environment, namespace: str) -> int:
     """How many Certificates in the namespace are Ready (one list call)."""
     items = json.loads(env.kubectl("get", "certificates", "-n", namespace, "-o", "json").stdout)["items"]

@@ -22,6 +22,7 @@ from .certwright import (
     apply,
     certificate,
     condition,
+    events,
     get,
     get_or_none,
     issuer,
@@ -56,11 +57,6 @@ def txt(env: Environment, fqdn: str) -> list[str]:
 def challenges(env: Environment, ns: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = json.loads(env.kubectl("get", "challenges", "-n", ns, "-o", "json").stdout)["items"]
     return items
-
-
-def events(env: Environment, ns: str, reason: str) -> list[dict[str, Any]]:
-    items = json.loads(env.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
-    return [event for event in items if event["reason"] == reason]
 
 
 def validated_types(env: Environment, ns: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ is named before the CA is asked."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import uuid
@@ -21,6 +20,7 @@ from .certwright import (
     apply,
     certificate,
     condition,
+    events,
     get,
     issuer,
     leaf_names,
@@ -125,8 +125,7 @@ def test_a_listener_that_refuses_the_namespace_is_named_with_its_reason(
     assert "NotAllowedByListeners" in message
     assert untouched(env, ns, "refused")
     assert orders(env, ns) == 1
-    events = json.loads(env.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
-    assert any(e["reason"] == "HTTPRouteNotAccepted" for e in events)
+    assert events(env, ns, "HTTPRouteNotAccepted")
 
 
 @pytest.mark.parametrize("seed", [5, 17])

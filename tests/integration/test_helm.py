@@ -32,6 +32,7 @@ from .certwright import (
     orders,
     rfc2136,
     tsig_secret,
+    wait_ready,
 )
 
 pytestmark = pytest.mark.owns_node
@@ -127,12 +128,7 @@ def test_the_operator_pod_issues_a_wildcard_over_dns01(cluster: Environment, iss
         certificate("wild", space, [f"*.{base}", base], "pebble"),
     )
 
-    eventually(
-        lambda: get(cluster, "certificate", "wild", space),
-        lambda c: condition(c, "Ready").get("status") == "True",
-        timeout=90,
-        what="the wildcard Certificate is Ready, issued by the operator Pod over DNS-01",
-    )
+    wait_ready(cluster, "wild", space, timeout=90)  # issued by the operator Pod over DNS-01
 
     assert leaf_names(cluster, "wild-tls", space) == sorted([f"*.{base}", base])
     assert cluster.bind.query(f"_acme-challenge.{base}.", "TXT") == []

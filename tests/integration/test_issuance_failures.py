@@ -16,12 +16,7 @@ from certwright_env import Environment
 from certwright_env.operator import OperatorProcess
 from certwright_env.probes import eventually
 
-from .certwright import apply, certificate, condition, get, issuer, names, namespace, wait_condition, wait_ready
-
-
-def _events(env: Environment, ns: str, reason: str) -> list[dict[str, object]]:
-    items = json.loads(env.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
-    return [event for event in items if event["reason"] == reason]
+from .certwright import apply, certificate, condition, events, get, issuer, names, namespace, wait_condition, wait_ready
 
 
 @pytest.fixture
@@ -55,7 +50,7 @@ def test_a_crash_after_the_order_is_created_resumes_that_order(
     env.pause_pods(False)
 
     ready = wait_ready(env, "crash", ns)
-    assert len(_events(env, ns, "OrderCreated")) == 1, "one order for one issuance"
+    assert len(events(env, ns, "OrderCreated")) == 1, "one order for one issuance"
     assert ready["status"]["revision"] == 1
     assert operator.log is not None
     assert f"resuming order {order_url}" in operator.log.read_text()
@@ -77,7 +72,7 @@ def test_a_crash_after_the_challenge_is_accepted_resumes_that_order(
     env.hold_validation(False)
 
     ready = wait_ready(env, "accepted", ns)
-    assert len(_events(env, ns, "OrderCreated")) == 1
+    assert len(events(env, ns, "OrderCreated")) == 1
     assert ready["status"]["revision"] == 1
 
 
@@ -103,7 +98,7 @@ def test_a_broken_route_fails_the_self_check_naming_the_hop_and_the_ca_is_not_as
     assert "answered 404" in message
     assert "The CA was not asked to validate" in message
     assert condition(failed, "Ready")["reason"] == "SelfCheckFailed"
-    assert _events(env, ns, "SelfCheckFailed")
+    assert events(env, ns, "SelfCheckFailed")
     order = _account_client(env, ns).order(failed["status"]["order"]["url"])
     authorization = _account_client(env, ns).authorization(order.body.authorizations[0])
     assert authorization.body.status == "pending"
@@ -138,7 +133,7 @@ def test_what_a_schema_cannot_see_gives_ready_false_with_a_reason(
     blocked = wait_condition(env, "bad", ns, "Ready", reason)
 
     assert says in condition(blocked, "Ready")["message"]
-    assert _events(env, ns, reason)
+    assert events(env, ns, reason)
     assert operator.child is not None
     assert operator.child.running(), "the operator never crashes"
 

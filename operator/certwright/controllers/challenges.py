@@ -206,9 +206,10 @@ class Authorizer(Job):
         deadline = loop.time() + timeout
         delay = 0.1
         nameservers = self.context.settings.selfcheck_nameservers
+        settled = not item.solver.parent_refs  # a Gateway's acceptance is read until one has answered
         while True:
-            if item.solver.parent_refs:
-                await self._route_accepted(item)
+            if not settled:
+                settled = await self._route_accepted(item)
             result = await asyncio.to_thread(check_http01, name, token, key_authorization, nameservers=nameservers)
             if result.ok:
                 return
@@ -223,10 +224,11 @@ class Authorizer(Job):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    async def _route_accepted(self, item: Presented) -> None:
-        """IssuanceFailed when no parent can take the solver's HTTPRoute: its Gateways are missing, or
-        every one refused it, or its backend is not resolved — with the parent's own reason. Parents
-        that have not written status yet are waited for (the self-check may pass meanwhile)."""
+    async def _route_accepted(self, item: Presented) -> bool:
+        """Whether a parent accepted the solver's HTTPRoute; IssuanceFailed when none can take it: its
+        Gateways are missing, or every one refused it, or its backend is not resolved — with the
+        parent's own reason. Parents that have not written status yet are waited for (the self-check
+        may pass meanwhile)."""
         kube, route_name = self.context.kube, builders.solver_name(item.name)
         route = await kube.get_gateway_object("httproutes", self.namespace, route_name) or {}
         parents = (route.get("status") or {}).get("parents") or []
@@ -251,6 +253,7 @@ class Authorizer(Job):
                 f"{first.message}. The CA was not asked to validate, so no failed validation counts against your "
                 "rate limits; fix the Gateway or the solver's parentRefs and the issuance retries.",
             )
+        return any(v is not None and v.accepted for v in verdicts)
 
     async def _propagated(self, item: Presented, timeout: float) -> None:
         """Ask each nameserver that will answer the CA until all serve the value (no sleep when they
