@@ -7,7 +7,7 @@ ENVPY  := PYTHONPATH=testenv $(PY)
 # Go from go.dev installs into /usr/local/go; make sure the builds find it.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help test lint unit demo env binaries generate system-deps clean
+.PHONY: help test lint unit demo env bench binaries generate system-deps clean
 
 help:
 	@echo "make demo   start the local control plane with Pebble and show it working"
@@ -15,6 +15,8 @@ help:
 	@echo "make env    run the environment in the foreground for you to use (Ctrl-C stops it)"
 	@echo "make lint   ruff, mypy --strict, import-linter"
 	@echo "make unit   only the unit tier (no processes, no network)"
+	@echo "make bench  apply → Ready, a burst, the raw ACME client: one environment, cert-manager beside (bench/out/)"
+	@echo "            QUICK=1 a shorter run, SCALE=10000 adds bench/scale.py, STANDIN=1 Pods on the stand-in"
 
 # Debian packages and the Go toolchain the environment is built with.
 system-deps:
@@ -54,6 +56,11 @@ demo: binaries
 # exec: make stays the parent, so when make is stopped the environment is told (PR_SET_PDEATHSIG).
 env: binaries
 	exec env PYTHONPATH=testenv $(PY) -m certwright_env
+
+# Figures, never assertions: one environment, a table beside cert-manager's, bench/out/latest.json.
+bench: binaries
+	exec env PYTHONPATH=operator:testenv:. $(PY) bench/run.py $(if $(QUICK),--quick) \
+		$(if $(SCALE),--scale $(SCALE)) $(if $(STANDIN),--stand-in)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import os
 import statistics
 import time
@@ -88,7 +89,8 @@ def wait_all(env: Environment, namespace: str, count: int, timeout: float) -> No
         time.sleep(0.5)
 
 
-def single(env: Environment, runs: int, solver: dict[str, Any]) -> None:
+def single(env: Environment, runs: int, solver: dict[str, Any]) -> dict[str, float]:
+    """Apply one Certificate at a time, ``runs`` times: prints the figures and returns them (bench/run.py)."""
     namespace = "bench-single"
     namespace_with_issuer(env, namespace, solver)
     durations = []
@@ -116,6 +118,16 @@ def single(env: Environment, runs: int, solver: dict[str, Any]) -> None:
     )
     for (verb, resource, code), number in sorted(requests.items()):
         print(f"    {number / runs:4.1f}  {verb} {resource} → {code}")
+    return {
+        "runs": runs,
+        "median_s": statistics.median(durations),
+        "min_s": min(durations),
+        "max_s": max(durations),
+        "api_requests_per_issuance": total / runs,
+        "writes_per_issuance": writes / runs,
+        "events_per_issuance": events / runs,
+        "conflicts_per_issuance": conflicts / runs,
+    }
 
 
 def cpu_seconds(env: Environment) -> dict[str, float]:
@@ -129,7 +141,16 @@ def cpu_seconds(env: Environment) -> dict[str, float]:
     return used
 
 
-def burst(env: Environment, count: int, solver: dict[str, Any]) -> None:
+def nearest_rank(values: list[float], fraction: float) -> float:
+    """The value at ``fraction`` of the sorted values (the nearest-rank percentile)."""
+    return sorted(values)[max(math.ceil(fraction * len(values)) - 1, 0)]
+
+
+def burst(env: Environment, count: int, solver: dict[str, Any]) -> dict[str, float]:
+    """Apply ``count`` Certificates at once: prints the figures and returns them (bench/run.py).
+
+    Each Certificate's apply → Ready comes from its Ready condition's transition time, to the second.
+    """
     namespace = f"bench-burst-{count}"
     namespace_with_issuer(env, namespace, solver)
     manifests = [certificate(f"b-{n}", namespace, names(1), "pebble") for n in range(count)]
@@ -155,6 +176,17 @@ def burst(env: Environment, count: int, solver: dict[str, Any]) -> None:
     orders = json.loads(env.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
     created = sum(1 for event in orders if event["reason"] == "OrderCreated")
     print(f"    orders created: {created} for {count} Certificates", flush=True)
+    each = [ready - started_wall for ready in readies]
+    return {
+        "count": count,
+        "elapsed_s": elapsed,
+        "certs_per_s": count / elapsed,
+        "first_ready_s": readies[0] - started_wall,
+        "p50_s": nearest_rank(each, 0.5),
+        "p95_s": nearest_rank(each, 0.95),
+        "orders_created": created,
+        "orders_per_certificate": created / count,
+    }
 
 
 def restart(env: Environment, operator: OperatorProcess, settle: float) -> None:
