@@ -1,7 +1,7 @@
-"""Thin async adapters over the kubernetes client: every call runs in a thread, never on the loop.
+"""Thin async adapters over the API server's REST paths: every call runs in a thread, never on the loop.
 
-Objects travel as plain dicts (``_preload_content=False``) so that the controllers see what the API
-server sent, and so that no generated model is built for nothing.
+Objects travel as plain dicts, so that the controllers see what the API server sent, and so that no
+generated model (or generated API class, see ``rest``) is built for nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import contextlib
 import datetime
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from kubernetes import client
 
 from ..domain import api
 from . import builders
+from .rest import JSON, Rest, path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -25,6 +26,13 @@ Obj = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
 # Every kind of solver object a Challenge may have (a leftover of unknown kind is looked for under each).
 SOLVER_KINDS = ("Ingress", "HTTPRoute", "Service", "Pod")
+KINDS = {  # kind → (group, version, plural) of what the operator creates
+    "Pod": ("", "v1", "pods"),
+    "Service": ("", "v1", "services"),
+    "Ingress": ("networking.k8s.io", "v1", "ingresses"),
+    "HTTPRoute": (builders.GATEWAY_GROUP, "v1", "httproutes"),
+    "Challenge": (api.GROUP, api.VERSION, api.CHALLENGES),
+}
 
 
 class NotFound(Exception):
@@ -47,28 +55,30 @@ def _message(error: client.ApiException) -> str:
         return str(error.reason)
 
 
-def _json(response: Any) -> Obj:
-    data: Obj = json.loads(response.data) if response.data else {}
-    return data
-
-
 class Kube:
     """The API calls the operator makes, and nothing else (RBAC in manifests/ grants exactly these)."""
 
     def __init__(self, api_client: client.ApiClient) -> None:
-        self.core = client.CoreV1Api(api_client)
-        self.networking = client.NetworkingV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
+        self.rest = Rest(api_client)
 
-    async def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
+    async def _call(
+        self,
+        method: str,
+        url_path: str,
+        body: Obj | None = None,
+        *,
+        content_type: str = JSON,
+        **query: Any,
+    ) -> Obj:
         def run() -> Obj:
             try:
-                return _json(function(*args, _preload_content=False, **kwargs))
+                return self.rest.request(method, url_path, query=query, body=body, content_type=content_type)
             except client.ApiException as error:
+                what = f"{method} {url_path}"
                 if error.status == 404:
-                    raise NotFound(f"{function.__name__}: {error.reason}") from error
+                    raise NotFound(f"{what}: {error.reason}") from error
                 if error.status == 409:
-                    raise Conflict(f"{function.__name__}: {error.reason}") from error
+                    raise Conflict(f"{what}: {error.reason}") from error
                 raise ApiError(f"{error.status} {_message(error)}") from error
 
         return await asyncio.to_thread(run)
@@ -77,63 +87,43 @@ class Kube:
 
     async def get_secret(self, namespace: str, name: str) -> Obj | None:
         try:
-            return await self._call(self.core.read_namespaced_secret, name, namespace)
+            return await self._call("GET", path("", "v1", "secrets", namespace, name))
         except NotFound:
             return None
 
     async def create_secret(self, namespace: str, body: Obj) -> Obj:
-        return await self._call(self.core.create_namespaced_secret, namespace, body, field_manager=api.FIELD_MANAGER)
+        return await self._call("POST", path("", "v1", "secrets", namespace), body, fieldManager=api.FIELD_MANAGER)
 
     async def replace_secret(self, namespace: str, body: Obj) -> Obj:
         name = body["metadata"]["name"]
-        return await self._call(
-            self.core.replace_namespaced_secret, name, namespace, body, field_manager=api.FIELD_MANAGER
-        )
+        return await self._call("PUT", path("", "v1", "secrets", namespace, name), body, fieldManager=api.FIELD_MANAGER)
 
     async def patch_secret_metadata(
         self, namespace: str, name: str, labels: Mapping[str, str], annotations: Mapping[str, str]
     ) -> None:
         body = {"metadata": {"labels": dict(labels), "annotations": dict(annotations)}}
         await self._call(
-            self.core.patch_namespaced_secret,
-            name,
-            namespace,
+            "PATCH",
+            path("", "v1", "secrets", namespace, name),
             body,
-            _content_type=MERGE_PATCH,
-            field_manager=api.FIELD_MANAGER,
+            content_type=MERGE_PATCH,
+            fieldManager=api.FIELD_MANAGER,
         )
 
     async def delete_secret(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):
-            await self._call(self.core.delete_namespaced_secret, name, namespace)
+            await self._call("DELETE", path("", "v1", "secrets", namespace, name))
 
     # -- solver objects ----------------------------------------------------------------------------
 
     async def create(self, body: Obj) -> Obj:
-        """Create a Pod, Service, Ingress or Challenge; an existing one (a resumed issuance) is fine."""
+        """Create a Pod, Service, Ingress, HTTPRoute or Challenge; an existing one (a resumed issuance) is fine."""
         namespace = body["metadata"]["namespace"]
         kind = body["kind"]
-        creators: dict[str, Callable[..., Any]] = {
-            "Pod": self.core.create_namespaced_pod,
-            "Service": self.core.create_namespaced_service,
-            "Ingress": self.networking.create_namespaced_ingress,
-        }
+        group, version, plural = KINDS[kind]
+        manager = {} if kind == "Challenge" else {"fieldManager": api.FIELD_MANAGER}
         try:
-            if kind == "Challenge":
-                return await self._call(
-                    self.custom.create_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CHALLENGES, body
-                )
-            if kind == "HTTPRoute":
-                return await self._call(
-                    self.custom.create_namespaced_custom_object,
-                    builders.GATEWAY_GROUP,
-                    "v1",
-                    namespace,
-                    "httproutes",
-                    body,
-                    field_manager=api.FIELD_MANAGER,
-                )
-            return await self._call(creators[kind], namespace, body, field_manager=api.FIELD_MANAGER)
+            return await self._call("POST", path(group, version, plural, namespace), body, **manager)
         except Conflict:
             log.debug("%s %s/%s exists already", kind, namespace, body["metadata"]["name"])
             if kind == "Challenge":
@@ -143,17 +133,12 @@ class Kube:
     async def get_gateway_object(self, plural: str, namespace: str, name: str) -> Obj | None:
         """A Gateway API object (``gateways``, ``httproutes``) by name; None when it (or its CRD) is absent."""
         try:
-            found: Obj = await self._call(
-                self.custom.get_namespaced_custom_object, builders.GATEWAY_GROUP, "v1", namespace, plural, name
-            )
+            return await self._call("GET", path(builders.GATEWAY_GROUP, "v1", plural, namespace, name))
         except NotFound:
             return None
-        return found
 
     async def get_challenge(self, namespace: str, name: str) -> Obj:
-        return await self._call(
-            self.custom.get_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CHALLENGES, name
-        )
+        return await self._call("GET", path(api.GROUP, api.VERSION, api.CHALLENGES, namespace, name))
 
     async def delete_challenge(
         self, namespace: str, name: str, *, solver_kinds: tuple[str, ...] = SOLVER_KINDS
@@ -161,94 +146,44 @@ class Kube:
         """Delete a Challenge and its solver objects of ``solver_kinds`` (owner references back this up);
         a DNS-01 Challenge has none, an HTTP-01 one an Ingress or an HTTPRoute."""
         solver = builders.solver_name(name)
-        by_kind: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
-            "Ingress": (self.networking.delete_namespaced_ingress, (solver, namespace)),
-            "HTTPRoute": (
-                self.custom.delete_namespaced_custom_object,
-                (builders.GATEWAY_GROUP, "v1", namespace, "httproutes", solver),
-            ),
-            "Service": (self.core.delete_namespaced_service, (solver, namespace)),
-            "Pod": (self.core.delete_namespaced_pod, (solver, namespace)),
-        }
-        deletions: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
-            (
-                self.custom.delete_namespaced_custom_object,
-                (api.GROUP, api.VERSION, namespace, api.CHALLENGES, name),
-            ),
-            *(by_kind[kind] for kind in solver_kinds),
-        ]
+        doomed = [path(api.GROUP, api.VERSION, api.CHALLENGES, namespace, name)]
+        doomed += [path(*KINDS[kind], namespace, solver) for kind in solver_kinds]
 
-        async def delete(function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        async def delete(url_path: str) -> None:
             with contextlib.suppress(NotFound):
-                await self._call(function, *args, propagation_policy="Background")
+                await self._call("DELETE", url_path, propagationPolicy="Background")
 
-        await asyncio.gather(*(delete(function, args) for function, args in deletions))
+        await asyncio.gather(*(delete(url_path) for url_path in doomed))
 
     async def release_challenge(self, namespace: str, name: str, finalizers: list[str]) -> None:
         """Drop certwright's finalizer from a Challenge (its DNS record is gone), keeping ``finalizers``."""
         with contextlib.suppress(NotFound):
             await self._call(
-                self.custom.patch_namespaced_custom_object,
-                api.GROUP,
-                api.VERSION,
-                namespace,
-                api.CHALLENGES,
-                name,
+                "PATCH",
+                path(api.GROUP, api.VERSION, api.CHALLENGES, namespace, name),
                 {"metadata": {"finalizers": finalizers or None}},
-                _content_type=MERGE_PATCH,
+                content_type=MERGE_PATCH,
             )
 
     async def patch_challenge_status(self, namespace: str, name: str, status: Obj) -> None:
         with contextlib.suppress(NotFound):
             await self._call(
-                self.custom.patch_namespaced_custom_object_status,
-                api.GROUP,
-                api.VERSION,
-                namespace,
-                api.CHALLENGES,
-                name,
+                "PATCH",
+                path(api.GROUP, api.VERSION, api.CHALLENGES, namespace, name) + "/status",
                 {"status": status},
-                _content_type=MERGE_PATCH,
+                content_type=MERGE_PATCH,
             )
 
     # -- our resources -------------------------------------------------------------------------
 
     async def patch_status(self, plural: str, namespace: str | None, name: str, status: Obj) -> Obj:
         """Merge-patch the status subresource (one writer per status: this operator)."""
-        body = {"status": status}
-        if namespace is None:
-            return await self._call(
-                self.custom.patch_cluster_custom_object_status,
-                api.GROUP,
-                api.VERSION,
-                plural,
-                name,
-                body,
-                _content_type=MERGE_PATCH,
-            )
-        return await self._call(
-            self.custom.patch_namespaced_custom_object_status,
-            api.GROUP,
-            api.VERSION,
-            namespace,
-            plural,
-            name,
-            body,
-            _content_type=MERGE_PATCH,
-        )
+        url_path = path(api.GROUP, api.VERSION, plural, namespace, name) + "/status"
+        return await self._call("PATCH", url_path, {"status": status}, content_type=MERGE_PATCH)
 
     async def merge_patch(self, plural: str, namespace: str, name: str, body: Obj) -> None:
         """Merge-patch one of our namespaced objects (not its status)."""
-        await self._call(
-            self.custom.patch_namespaced_custom_object,
-            api.GROUP,
-            api.VERSION,
-            namespace,
-            plural,
-            name,
-            body,
-            _content_type=MERGE_PATCH,
-        )
+        await self._call("PATCH", path(api.GROUP, api.VERSION, plural, namespace, name), body, content_type=MERGE_PATCH)
 
     async def remove_annotation(self, plural: str, namespace: str, name: str, key: str) -> None:
         await self.merge_patch(plural, namespace, name, {"metadata": {"annotations": {key: None}}})
@@ -256,9 +191,7 @@ class Kube:
     async def create_certificate(self, namespace: str, body: Obj) -> bool:
         """Create a Certificate; False when one of that name exists already."""
         try:
-            await self._call(
-                self.custom.create_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CERTIFICATES, body
-            )
+            await self._call("POST", path(api.GROUP, api.VERSION, api.CERTIFICATES, namespace), body)
         except Conflict:
             return False
         return True
@@ -279,9 +212,7 @@ class Kube:
 
     async def delete_certificate(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):
-            await self._call(
-                self.custom.delete_namespaced_custom_object, api.GROUP, api.VERSION, namespace, api.CERTIFICATES, name
-            )
+            await self._call("DELETE", path(api.GROUP, api.VERSION, api.CERTIFICATES, namespace, name))
 
     # -- Events ----------------------------------------------------------------------------------
 
@@ -314,7 +245,7 @@ class Kube:
             "count": 1,
         }
         try:
-            await self._call(self.core.create_namespaced_event, namespace, body)
+            await self._call("POST", path("", "v1", "events", namespace), body)
         except (ApiError, Conflict, NotFound) as error:  # a namespace going away, a quota: said, not raised
             log.warning("could not post Event %s on %s/%s: %s", reason, namespace, meta["name"], error)
         except Exception:
@@ -324,6 +255,6 @@ class Kube:
 
     async def read_pod(self, namespace: str, name: str) -> Obj | None:
         try:
-            return await self._call(self.core.read_namespaced_pod, name, namespace)
+            return await self._call("GET", path("", "v1", "pods", namespace, name))
         except NotFound:
             return None

@@ -7,12 +7,10 @@ holds no thread, only an asyncio future.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import Any
 
-from kubernetes import client
-
 from ..domain import api
+from .rest import Rest, path
 from .watch import LabelWatch, Obj, object_key
 
 SELECTOR = f"{api.LABEL_SOLVER}=http01"
@@ -26,19 +24,32 @@ def _ready(pod: dict[str, Any]) -> bool:
 class SolverPodWatch:
     """Which solver Pods are Ready, kept by a background watch; ``wait_ready`` awaits one."""
 
-    def __init__(self, core: client.CoreV1Api, loop: asyncio.AbstractEventLoop, namespace: str | None = None) -> None:
+    def __init__(self, rest: Rest, loop: asyncio.AbstractEventLoop, namespace: str | None = None) -> None:
         self.loop = loop
         self.ready: set[str] = set()
         self.waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self.started = False
         # In one namespace when the operator watches only that one (its RBAC is a Role there).
-        lister = partial(core.list_namespaced_pod, namespace) if namespace else core.list_pod_for_all_namespaces
-        self.watch = LabelWatch("solver-pods", lister, SELECTOR, loop, self._update)
+        self.watch = LabelWatch(
+            "solver-pods",
+            rest,
+            path("", "v1", "pods", namespace),
+            SELECTOR,
+            loop,
+            self._update,
+            known=lambda: list(self.ready),
+        )
 
     def start(self) -> None:
-        self.watch.start()
+        """Start the watch, once: at the first wait, so that a restart with no HTTP-01 challenge in
+        flight (or a cluster that only uses DNS-01) asks nothing about Pods."""
+        if not self.started:
+            self.started = True
+            self.watch.start()
 
     async def wait_ready(self, namespace: str, name: str, timeout: float) -> bool:
         """True once the Pod is Ready; False after ``timeout`` seconds."""
+        self.start()
         key = f"{namespace}/{name}"
         if key in self.ready:
             return True

@@ -1,4 +1,11 @@
-"""A list-then-watch of one resource by server-side label selector, run in a thread.
+"""A stream of one resource by server-side label selector, run in a thread.
+
+The initial state comes as a watch-list (``sendInitialEvents``, Kubernetes 1.34+; beta and on since
+1.32): one request whose objects arrive one by one, so that 10,000 Secrets never sit in memory as one
+list and a restart costs one request, not a LIST and a WATCH. A server that refuses it (older, or
+the feature switched off) gets a LIST in pages of 500 and then a WATCH. After a stream is lost for
+good (410 Gone, an error), the state is fetched again, and what the handler keeps but the server no
+longer has is reported as deleted.
 
 Events reach the event loop through ``call_soon_threadsafe``; the watch never blocks it. Used for the
 operator's own Secrets and its solver Pods only — never all Secrets or Pods of a cluster.
@@ -11,13 +18,18 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from .rest import Rest
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Handler = Callable[[str, Obj], None]
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+PAGE = 500
+TIMEOUT = 300
 
 
 def object_key(obj: Obj) -> str:
@@ -25,53 +37,134 @@ def object_key(obj: Obj) -> str:
     return f"{meta.get('namespace')}/{meta['name']}"
 
 
+class Refused(Exception):
+    """The server does not take a watch-list request (4xx): list and watch instead."""
+
+
 class LabelWatch:
-    """Streams ``list_call`` (a kubernetes-client list-for-all-namespaces method) filtered by ``selector``."""
+    """Streams the collection at ``url_path`` (all namespaces, or one) filtered by ``selector``."""
 
     def __init__(
-        self, name: str, list_call: Callable[..., Any], selector: str, loop: asyncio.AbstractEventLoop, handler: Handler
+        self,
+        name: str,
+        rest: Rest,
+        url_path: str,
+        selector: str,
+        loop: asyncio.AbstractEventLoop,
+        handler: Handler,
+        known: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self.name = name
-        self.list_call = list_call
+        self.rest = rest
+        self.url_path = url_path
         self.selector = selector
         self.loop = loop
         self.handler = handler
+        self.known = known  # the keys the handler keeps (called in this thread: it must return a copy)
         self.synced = asyncio.Event()
+        self.streaming = True  # until the server refuses a watch-list
 
     def start(self) -> None:
         threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True).start()
 
     def _run(self) -> None:
+        fetched_before = False
         while True:
             try:
-                raw: Any = self.list_call(label_selector=self.selector, _preload_content=False)
-                listing = json.loads(raw.data)
-                for obj in listing.get("items") or []:
-                    self._emit("ADDED", obj)
-                self.loop.call_soon_threadsafe(self.synced.set)
-                version = listing["metadata"]["resourceVersion"]
+                version = self._initial(again=fetched_before)
+                fetched_before = True
                 while True:
                     version = self._watch(version)
             except Exception:
-                log.warning("watch of %s failed; listing again in 1 s", self.name, exc_info=True)
+                log.warning("watch of %s failed; fetching it again in 1 s", self.name, exc_info=True)
                 time.sleep(1)
 
-    def _watch(self, version: str) -> str:
-        response: Any = self.list_call(
-            label_selector=self.selector,
-            watch=True,
-            resource_version=version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=300,
-            _preload_content=False,
-        )
+    def _initial(self, *, again: bool) -> str:
+        """The current state, emitted as ADDED (and, on a re-fetch, DELETED for what is gone); returns
+        the resource version to watch from."""
+        seen: set[str] = set()
+        if self.streaming:
+            try:
+                return self._stream_initial(seen, again)
+            except Refused as error:
+                log.info("watch-list of %s refused (%s); listing in pages instead", self.name, error)
+                self.streaming = False
+        version = self._list_pages(seen)
+        self._initial_done(seen, again)
+        return version
+
+    def _stream_initial(self, seen: set[str], again: bool) -> str:
         try:
-            for line in response:
-                if not line.strip():
+            response: Any = self.rest.stream(
+                self.url_path,
+                query={
+                    "labelSelector": self.selector,
+                    "watch": "true",
+                    "sendInitialEvents": "true",
+                    "resourceVersionMatch": "NotOlderThan",
+                    "allowWatchBookmarks": "true",
+                    "timeoutSeconds": TIMEOUT,
+                },
+                timeout=TIMEOUT + 30,
+            )
+        except Exception as error:
+            status = getattr(error, "status", None)
+            if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403, 429):
+                raise Refused(f"{status} {getattr(error, 'reason', '')}".strip()) from error
+            raise
+        initial = True
+        version = ""
+        try:
+            for event in _events(response):
+                obj = event["object"]
+                version = obj["metadata"]["resourceVersion"]
+                if event["type"] == "BOOKMARK":
+                    if initial and (obj["metadata"].get("annotations") or {}).get(INITIAL_EVENTS_END) == "true":
+                        initial = False
+                        self._initial_done(seen, again)
                     continue
-                event = json.loads(line)
-                if event["type"] == "ERROR":
-                    raise RuntimeError(f"watch error: {event['object'].get('message')}")
+                if initial:
+                    seen.add(object_key(obj))
+                self._emit(event["type"], obj)
+        finally:
+            response.release_conn()
+        if initial:
+            raise RuntimeError("the watch-list ended before its initial events did")
+        return version
+
+    def _list_pages(self, seen: set[str]) -> str:
+        """LIST in pages of ``PAGE``, each emitted and dropped before the next; returns the list's version."""
+        token = None
+        while True:
+            query = {"labelSelector": self.selector, "limit": PAGE, "continue": token}
+            page = self.rest.request("GET", self.url_path, query=query, timeout=60)
+            for item in page.get("items") or []:
+                seen.add(object_key(item))
+                self._emit("ADDED", item)
+            token = page["metadata"].get("continue")
+            if not token:
+                version: str = page["metadata"]["resourceVersion"]
+                return version
+
+    def _initial_done(self, seen: set[str], again: bool) -> None:
+        """After a re-fetch, what the handler keeps but the server no longer has is deleted."""
+        if again:
+            for key in set(self.known()) - seen:
+                namespace, _, name = key.partition("/")
+                self._emit("DELETED", {"metadata": {"namespace": namespace, "name": name}})
+        self.loop.call_soon_threadsafe(self.synced.set)
+
+    def _watch(self, version: str) -> str:
+        query = {
+            "labelSelector": self.selector,
+            "watch": "true",
+            "resourceVersion": version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": TIMEOUT,
+        }
+        response: Any = self.rest.stream(self.url_path, query=query, timeout=TIMEOUT + 30)
+        try:
+            for event in _events(response):
                 version = event["object"]["metadata"]["resourceVersion"]
                 if event["type"] != "BOOKMARK":
                     self._emit(event["type"], event["object"])
@@ -82,3 +175,13 @@ class LabelWatch:
     def _emit(self, kind: str, obj: Obj) -> None:
         obj.get("metadata", {}).pop("managedFields", None)
         self.loop.call_soon_threadsafe(self.handler, kind, obj)
+
+
+def _events(response: Any) -> Iterator[Obj]:
+    for line in response:
+        if not line.strip():
+            continue
+        event: Obj = json.loads(line)
+        if event["type"] == "ERROR":
+            raise RuntimeError(f"watch error: {event['object'].get('message')}")
+        yield event

@@ -16,6 +16,7 @@ from kubernetes import client
 
 from certwright import __version__
 from certwright.__main__ import build_registry, in_cluster_login, parse_args, serves_gateways
+from certwright.kube.rest import Rest
 
 
 def test_version_is_printed() -> None:
@@ -110,7 +111,7 @@ def test_gateways_are_watched_only_where_discovery_lists_them(
     api.rest_client.pool_manager = fake
     caplog.set_level(logging.INFO, logger="certwright.__main__")
 
-    served = serves_gateways(api)
+    served = serves_gateways(Rest(api))
 
     assert fake.asked == ["GET https://api.test/apis/gateway.networking.k8s.io/v1"]
     assert served is (says is None)
