@@ -24,9 +24,8 @@ from ..domain.loops import SECRET_TRIGGERS, Repeats
 from ..domain.renewal import earliest_renewal, ignored_note, renewal
 from ..domain.specs import CertificateSpec, SpecError, parse_certificate, parse_issuer, solver_for
 from ..kube.accounts import issuer_key
-from ..kube.context import Context
+from ..kube.context import Context, certificate_issuer_key
 from ..kube.status import record_ready
-from ..pki import certificates as pki_certificates
 from . import guards
 from .issuance import UNREAD, Issuance
 from .renewals import follow_renewal_info, repair_metadata
@@ -84,9 +83,8 @@ def _trigger(context: Context, key: str) -> None:
 
 
 def _wake_for_issuer(context: Context, issuer: str) -> None:
-    for key, certificate in list(context.certificates.items()):
-        if _issuer_key(certificate) == issuer:
-            _trigger(context, key)
+    for key in list(context.certificates_by_issuer.get(issuer, ())):
+        _trigger(context, key)
 
 
 def _issuer_body(context: Context, key: str) -> dict[str, Any] | None:
@@ -102,33 +100,45 @@ def _issuer_body(context: Context, key: str) -> dict[str, Any] | None:
     return None
 
 
-def _issuer_key(certificate: dict[str, Any]) -> str:
-    ref = (certificate.get("spec") or {}).get("issuerRef") or {}
-    kind = ref.get("kind") or "Issuer"
-    namespace = None if kind == "ClusterIssuer" else certificate["metadata"]["namespace"]
-    return issuer_key(kind, namespace, ref.get("name", ""))
-
-
 async def reconcile(context: Context, key: str) -> None:
     """Issue when a check says so (or resume the issuance in status); otherwise keep Ready true,
-    repair the Secret's labels, follow the CA's renewal advice, and sleep until something is due."""
+    repair the Secret's labels, follow the CA's renewal advice, and sleep until something is due.
+
+    Judging runs at most ``context.judging`` at a time: at start-up every Certificate is judged, and
+    10,000 at once would each hold their decoded body, Secret and parsed certificate together. An
+    issuance, which waits on the CA, runs outside that bound (within ``issuance_slots``).
+    """
+    async with context.judging:
+        issuance = await _prepare(context, key)
+    if issuance is None:
+        return
+    work, trigger, repeats = issuance
+    try:
+        async with context.issuance_slots:
+            await work.run(trigger, repeats)
+    finally:
+        context.issuing.discard(key)
+
+
+async def _prepare(context: Context, key: str) -> tuple[Issuance, Trigger | None, Repeats | None] | None:
+    """The issuance to run (its key then in ``context.issuing``), or None when there is nothing to do."""
     certificate = context.certificates.get(key)
     if certificate is None:
-        return
+        return None
     try:
         spec = parse_certificate(certificate.get("spec") or {})
     except SpecError as error:
         await _not_ready(context, certificate, Reason.INVALID_SPEC, str(error))
-        return
+        return None
     blocked = _blocker(context, certificate, spec)
     if blocked is not None:
         await _not_ready(context, certificate, *blocked)
-        return
+        return None
     status = certificate.get("status") or {}
-    account = context.accounts.get(_issuer_key(certificate))
+    account = context.accounts.get(certificate_issuer_key(certificate))
     if account is None:  # a ready issuer whose account this process has not loaded yet: it wakes us
-        return
-    issuer_body = _issuer_body(context, _issuer_key(certificate))
+        return None
+    issuer_body = _issuer_body(context, certificate_issuer_key(certificate))
     assert issuer_body is not None
     issuer = parse_issuer(issuer_body["spec"])
     in_flight = bool((status.get("order") or {}).get("url"))
@@ -143,31 +153,27 @@ async def reconcile(context: Context, key: str) -> None:
     if held_by is not None:
         message = f"Secret {spec.secret_name} belongs to Certificate {held_by}; give this one its own spec.secretName"
         await _not_ready(context, certificate, Reason.SECRET_IN_USE, message)
-        return
+        return None
     now = context.clock()
     resume_at = parse_timestamp(status.get("nextAttemptTime"))
     if resume_at is not None and now < resume_at and not _retry_now(certificate):
         _sleep_until(context, key, resume_at)  # no request for it reaches the CA before then
-        return
+        return None
     trigger: Trigger | None = None
     repeats: Repeats | None = None
     if not in_flight:
         assert secret is None or isinstance(secret, dict)
         trigger, secret = await _judge(context, key, certificate, spec, account.client, secret, cached)
         if trigger is None:
-            return
+            return None
         go, repeats = await guards.repeats_or_stop(context, certificate, spec, trigger)
         if not go:
-            return
+            return None
     if guards.secret_owner(context, key, secret if isinstance(secret, dict) else None) is not None:
         context.wake_certificate(key)  # another claimant started meanwhile: judge again
-        return
+        return None
     context.issuing.add(key)  # no await since the ownership check: two claimants never both order
-    try:
-        async with context.issuance_slots:
-            await Issuance(context, certificate, spec, issuer, account.client, secret).run(trigger, repeats)
-    finally:
-        context.issuing.discard(key)
+    return Issuance(context, certificate, spec, issuer, account.client, secret), trigger, repeats
 
 
 async def _judge(
@@ -187,17 +193,20 @@ async def _judge(
         guards.recheck_later(context, key)
         return None, secret
     context.recheck_delay.pop(key, None)
-    trigger = _why(context, certificate, spec, secret)
+    view = _view(secret)
+    trigger = _why(context, certificate, spec, view)
     if trigger is not None and cached and trigger.reason in SECRET_TRIGGERS:
         # The watch cache can lag behind certwright's own write (a renewal's Secret, then its status):
         # a repair is only started on what the API server says now.
         secret = await context.kube.get_secret(certificate["metadata"]["namespace"], spec.secret_name)
-        trigger = _why(context, certificate, spec, secret)
+        view = _view(secret)
+        trigger = _why(context, certificate, spec, view)
     if trigger is not None:
         return trigger, secret
     assert secret is not None
+    assert view is not None
     await repair_metadata(context, certificate, spec, secret)
-    await _up_to_date(context, certificate, spec, secret)
+    await _up_to_date(context, certificate, spec, view)
     ari_due = await follow_renewal_info(context, certificate, spec, client, secret)
     latest = context.certificates.get(key, certificate).get("status") or {}
     _sleep_until(context, key, status_renewal_time(latest), ari_due)
@@ -205,14 +214,14 @@ async def _judge(
 
 
 def _why(
-    context: Context, certificate: dict[str, Any], spec: CertificateSpec, secret: dict[str, Any] | None
+    context: Context, certificate: dict[str, Any], spec: CertificateSpec, view: SecretView | None
 ) -> Trigger | None:
     status = certificate.get("status") or {}
     meta = certificate["metadata"]
     return why_issue(
         Inputs(
             spec,
-            _view(secret),
+            view,
             meta.get("annotations") or {},
             status_renewal_time(status),
             context.clock(),
@@ -223,11 +232,10 @@ def _why(
 
 
 async def _read_secret(context: Context, namespace: str, name: str) -> tuple[dict[str, Any] | None, bool]:
-    """From the watch cache once it is synced (True: it came from there); a Secret missing there is
-    confirmed with one GET (it may only have lost its label, which is repaired, not re-issued)."""
-    cache = context.secrets
-    if cache is not None and cache.synced.is_set():
-        cached = cache.get(namespace, name)
+    """From the watch cache (True: it came from there); a Secret missing there is confirmed with one
+    GET (it may only have lost its label, which is repaired, not re-issued)."""
+    if context.secrets is not None:
+        cached = await context.secrets.read(namespace, name)
         if cached is not None:
             return cached, True
     return await context.kube.get_secret(namespace, name), False
@@ -252,7 +260,7 @@ def _sleep_until(context: Context, key: str, *moments: datetime.datetime | None)
 def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpec) -> tuple[Reason, str] | None:
     """What a schema cannot see: a missing or unready issuer, a wildcard over HTTP-01, no solver."""
     ref = spec.issuer_ref
-    issuer = _issuer_body(context, _issuer_key(certificate))
+    issuer = _issuer_body(context, certificate_issuer_key(certificate))
     if issuer is None and ref.cluster_scoped and not context.settings.cluster_issuers:
         namespace = certificate["metadata"]["namespace"]
         return Reason.ISSUER_NOT_FOUND, (
@@ -297,13 +305,9 @@ def _view(secret: dict[str, Any] | None) -> SecretView | None:
     return SecretView(decoded["tls.crt"], decoded["tls.key"], (secret.get("metadata") or {}).get("annotations") or {})
 
 
-async def _up_to_date(
-    context: Context, certificate: dict[str, Any], spec: CertificateSpec, secret: dict[str, Any] | None
-) -> None:
+async def _up_to_date(context: Context, certificate: dict[str, Any], spec: CertificateSpec, view: SecretView) -> None:
     """Ready=True with the dates of the certificate in the Secret; written only when it differs."""
-    assert secret is not None
-    leaf = pki_certificates.parse_chain(base64.b64decode(secret["data"]["tls.crt"]))[0]
-    info = pki_certificates.certificate_info(leaf)
+    info = view.info
     status = certificate.get("status") or {}
     meta = certificate["metadata"]
     plan = renewal(info.not_before, info.not_after, spec.renew_before)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+
+from cryptography import x509
 
 from ..acme import ari
 from ..pki import certificates as pki_certificates
@@ -21,11 +24,26 @@ from .specs import CertificateSpec
 
 @dataclass(frozen=True)
 class SecretView:
-    """What the checks need of the Secret (None when it does not exist)."""
+    """What the checks need of the Secret (None when it does not exist); the certificate and key are
+    parsed once, on first use (a parse error is raised at every use, never kept)."""
 
     certificate_pem: bytes | None
     key_pem: bytes | None
     annotations: Mapping[str, str]
+
+    @cached_property
+    def leaf(self) -> x509.Certificate:
+        assert self.certificate_pem
+        return pki_certificates.parse_chain(self.certificate_pem)[0]
+
+    @cached_property
+    def key(self) -> pki_keys.PrivateKey:
+        assert self.key_pem
+        return pki_keys.key_from_pem(self.key_pem)
+
+    @cached_property
+    def info(self) -> pki_certificates.CertificateInfo:
+        return pki_certificates.certificate_info(self.leaf)
 
 
 @dataclass(frozen=True)
@@ -69,8 +87,8 @@ def _secret_invalid(i: Inputs) -> Trigger | None:
     assert i.secret.certificate_pem
     assert i.secret.key_pem
     try:
-        leaf = pki_certificates.parse_chain(i.secret.certificate_pem)[0]
-        key = pki_keys.key_from_pem(i.secret.key_pem)
+        leaf = i.secret.leaf
+        key = i.secret.key
     except ValueError as error:
         return Trigger(
             Reason.SECRET_INVALID, f"Secret {i.spec.secret_name} does not hold a usable certificate and key: {error}"
@@ -114,7 +132,7 @@ def _incorrect_certificate(i: Inputs) -> Trigger | None:
 def _names_changed(i: Inputs) -> Trigger | None:
     assert i.secret is not None
     assert i.secret.certificate_pem
-    info = pki_certificates.certificate_info(pki_certificates.parse_chain(i.secret.certificate_pem)[0])
+    info = i.secret.info
     if sorted(info.dns_names) != sorted(i.spec.dns_names):
         return Trigger(
             Reason.DNS_NAMES_CHANGED,
@@ -131,7 +149,7 @@ def _certificate_replaced(i: Inputs) -> Trigger | None:
     assert i.secret.certificate_pem
     if not i.issued_cert_id:
         return None
-    leaf = pki_certificates.parse_chain(i.secret.certificate_pem)[0]
+    leaf = i.secret.leaf
     try:
         found = ari.cert_id(leaf)
     except ari.InvalidRenewalInfo:
@@ -147,7 +165,7 @@ def _certificate_replaced(i: Inputs) -> Trigger | None:
 def _key_spec_changed(i: Inputs) -> Trigger | None:
     assert i.secret is not None
     assert i.secret.key_pem
-    have = pki_keys.key_spec_of(pki_keys.key_from_pem(i.secret.key_pem))
+    have = pki_keys.key_spec_of(i.secret.key)
     if have != i.spec.key:
         return Trigger(
             Reason.KEY_SPEC_CHANGED,

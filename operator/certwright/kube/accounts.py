@@ -27,6 +27,7 @@ from ..domain import api
 from ..domain.specs import IssuerSpec
 from ..pki import keys as pki_keys
 from .client import Kube
+from .secrets import SecretCache
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class AccountRegistry:
         self.kube = kube
         self.cluster_resource_namespace = cluster_resource_namespace
         self.observe = observe  # told of every ACME request (metrics)
+        self.secrets: SecretCache | None = None  # generated account keys are read from it, not one GET each
         self.accounts: dict[str, IssuerAccount] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # requests verifies against a file: one per distinct bundle, named by its content and shared
@@ -97,7 +99,8 @@ class AccountRegistry:
 
     async def _account_key(self, issuer: dict[str, Any], namespace: str, spec: IssuerSpec) -> jose.JWK:
         ref = spec.account_key
-        secret = await self.kube.get_secret(namespace, ref.name)
+        cached = await self.secrets.read(namespace, ref.name) if self.secrets is not None else None
+        secret = cached or await self.kube.get_secret(namespace, ref.name)
         if secret is None:
             key = pki_keys.generate_key(pki_keys.KeySpec.default())
             body = {

@@ -10,17 +10,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import memory
 from ..domain import api
 from ..domain.specs import IssuerRef
-from .accounts import AccountRegistry
+from .accounts import AccountRegistry, issuer_key
 from .builders import controller_uid
 from .client import Kube
 from .metrics import ChallengeState, Metrics
 from .podwatch import SolverPodWatch
 from .scheduler import Scheduler
 from .secrets import SecretCache
+from .store import CompactBodies
 
 log = logging.getLogger(__name__)
+JUDGING = 16  # Certificates judged at once (each holds its decoded body, Secret and certificate meanwhile)
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,27 @@ class Settings:
     max_concurrent_issuances: int = 100
     default_issuer: IssuerRef | None = None  # for kubernetes.io/tls-acme Ingresses
     cluster_issuers: bool = True  # False when it watches namespaces only (a Role cannot grant ClusterIssuers)
+    ari_restart_spread: float = 3600.0  # seconds over which a restart spreads its first ARI checks
 
 
 def _secret_key(certificate: dict[str, Any]) -> str:
     return f"{certificate['metadata']['namespace']}/{(certificate.get('spec') or {}).get('secretName', '')}"
+
+
+def certificate_issuer_key(certificate: dict[str, Any]) -> str:
+    """The key of the issuer a Certificate names (its accounts and indexes use it)."""
+    ref = (certificate.get("spec") or {}).get("issuerRef") or {}
+    kind = ref.get("kind") or "Issuer"
+    namespace = None if kind == "ClusterIssuer" else certificate["metadata"]["namespace"]
+    return issuer_key(kind, namespace, ref.get("name", ""))
+
+
+def _unindex(index: dict[str, set[str]], value: str, key: str) -> None:
+    keys = index.get(value)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[value]
 
 
 def utc_now() -> datetime.datetime:
@@ -45,12 +65,17 @@ class KeyedRunner:
     """Runs at most one coroutine per key; a trigger while one runs makes it run once more after.
 
     Level-based reconciliation: the coroutine recomputes from the latest spec and status, so any
-    number of triggers collapse into one more pass.
+    number of triggers collapse into one more pass. ``after_burst`` is called when the runner falls
+    idle after at least ``BURST`` passes (start-up, a bulk run): the moment to give memory back.
     """
 
-    def __init__(self) -> None:
+    BURST = 500
+
+    def __init__(self, after_burst: Callable[[], None] | None = None) -> None:
         self.running: dict[str, asyncio.Task[None]] = {}
         self.again: set[str] = set()
+        self.after_burst = after_burst
+        self.passes = 0
 
     def trigger(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
         if key in self.running:
@@ -65,6 +90,7 @@ class KeyedRunner:
         try:
             while True:
                 self.again.discard(key)
+                self.passes += 1
                 try:
                     await work()
                 except Exception:
@@ -73,6 +99,10 @@ class KeyedRunner:
                     return
         finally:
             self.running.pop(key, None)
+            if not self.running and self.passes >= self.BURST:
+                self.passes = 0
+                if self.after_burst is not None:
+                    self.after_burst()
 
 
 @dataclass
@@ -84,15 +114,17 @@ class Context:
     clock: Callable[[], datetime.datetime] = utc_now
     random: Callable[[], float] = field(default_factory=lambda: random.SystemRandom().random)
     issuers: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by issuer key
-    certificates: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest body by ns/name
+    certificates: CompactBodies = field(default_factory=CompactBodies)  # latest body by ns/name
     certificates_by_owner: dict[str, set[str]] = field(default_factory=dict)  # owner uid → ns/name keys
-    certificates_by_secret: dict[str, set[str]] = field(default_factory=dict)  # ns/secretName → ns/name keys
+    # ns/secretName → the ns/name keys that name it (a tuple: nearly always one, and a set costs 200 bytes)
+    certificates_by_secret: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    certificates_by_issuer: dict[str, set[str]] = field(default_factory=dict)  # issuer key → ns/name keys
     issuing: set[str] = field(default_factory=set)  # Certificates with an issuance running in this process
     swept: set[str] = field(default_factory=set)  # Certificates whose leftovers this process has looked for
     recheck_delay: dict[str, float] = field(default_factory=dict)  # seconds, for Secrets no watch covers
     ingresses: dict[str, dict[str, Any]] = field(default_factory=dict)  # annotated or not, by ns/name
     ingress_events: set[tuple[Any, ...]] = field(default_factory=set)
-    runner: KeyedRunner = field(default_factory=KeyedRunner)
+    runner: KeyedRunner = field(default_factory=lambda: KeyedRunner(memory.trim))
     issuer_listeners: list[Callable[[str], None]] = field(default_factory=list)
     certificate_listeners: list[Callable[[str], None]] = field(default_factory=list)
     # Told the last body of each Certificate that is deleted (an Ingress or Gateway makes its own again).
@@ -112,19 +144,30 @@ class Context:
     challenges: dict[str, ChallengeState] = field(default_factory=dict)  # ns/name → Challenges being answered
 
     def remember_certificate(self, key: str, body: dict[str, Any] | None) -> None:
-        """Keep the latest body (None: deleted) and which Ingress owns it, so owners look up their
-        Certificates without scanning all of them."""
+        """Keep the latest body (None: deleted), and which owner, Secret and issuer it has, so that
+        those look up their Certificates without scanning all of them."""
         previous = self.certificates.pop(key, None)
         if previous is not None:
-            self.certificates_by_owner.get(controller_uid(previous), set()).discard(key)
-            self.certificates_by_secret.get(_secret_key(previous), set()).discard(key)
+            _unindex(self.certificates_by_owner, controller_uid(previous), key)
+            _unindex(self.certificates_by_issuer, certificate_issuer_key(previous), key)
+            self._unindex_secret(_secret_key(previous), key)
         if body is not None:
-            self.certificates[key] = body
-            self.certificates_by_owner.setdefault(controller_uid(body), set()).add(key)
-            self.certificates_by_secret.setdefault(_secret_key(body), set()).add(key)
+            self.certificates.put(key, body)
+            if controller_uid(body):
+                self.certificates_by_owner.setdefault(controller_uid(body), set()).add(key)
+            self.certificates_by_issuer.setdefault(certificate_issuer_key(body), set()).add(key)
+            claimants = self.certificates_by_secret.get(_secret_key(body), ())
+            self.certificates_by_secret[_secret_key(body)] = (*claimants, key)
         if previous is not None and (body is None or _secret_key(body) != _secret_key(previous)):
-            for other in self.certificates_by_secret.get(_secret_key(previous), set()):
+            for other in self.certificates_by_secret.get(_secret_key(previous), ()):
                 self.wake_certificate(other)  # the Secret they wait for may be free now
+
+    def _unindex_secret(self, secret: str, key: str) -> None:
+        rest = tuple(other for other in self.certificates_by_secret.get(secret, ()) if other != key)
+        if rest:
+            self.certificates_by_secret[secret] = rest
+        else:
+            self.certificates_by_secret.pop(secret, None)
 
     async def patch_certificate_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Patch a Certificate's status and keep the answer as its latest body: a reconcile that follows at
@@ -148,7 +191,7 @@ class Context:
     def claimants(self, key: str) -> set[str]:
         """The Certificates (ns/name) that name the same Secret as ``key``, itself included."""
         body = self.certificates.get(key)
-        return set(self.certificates_by_secret.get(_secret_key(body), {key})) if body else {key}
+        return set(self.certificates_by_secret.get(_secret_key(body), (key,))) if body else {key}
 
     def wake_certificate(self, key: str) -> None:
         """Reconcile the Certificate ``namespace/name`` (its Secret changed, or something is due)."""
@@ -156,3 +199,4 @@ class Context:
             listener(key)
 
     issuance_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(100))
+    judging: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(JUDGING))

@@ -125,7 +125,8 @@ class StateCollector(Collector):
     """Series computed from the Context at scrape time (runs on the HTTP server's thread).
 
     It reads shallow copies of the Context's dicts (a copy of a dict is one step under the GIL) and
-    the bodies in them, which are replaced, never changed in place, when a newer one arrives.
+    the bodies in them, which are replaced, never changed in place, when a newer one arrives; the
+    Certificates' are decoded one at a time from their compact form.
     """
 
     def __init__(self, context: Context) -> None:
@@ -137,7 +138,7 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         families = _StateFamilies()
-        for key, body in dict(self.context.certificates).items():
+        for key, body in self.context.certificates.items():
             families.certificate(key, body)
         for body in dict(self.context.issuers).values():
             families.issuer(body)

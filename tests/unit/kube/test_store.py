@@ -1,0 +1,60 @@
+"""Bodies kept compact: what goes in comes out (without managedFields), and a read is a copy."""
+
+from __future__ import annotations
+
+import asyncio
+
+from certwright.kube.context import KeyedRunner
+from certwright.kube.store import CompactBodies
+
+
+def test_a_body_comes_back_whole_without_managed_fields_and_as_a_copy() -> None:
+    bodies = CompactBodies()
+    body = {"metadata": {"name": "web", "managedFields": [{"manager": "kubectl"}]}, "spec": {"dnsNames": ["a.test"]}}
+
+    bodies.put("ns/web", body)
+    read = bodies.get("ns/web")
+    assert read == {"metadata": {"name": "web"}, "spec": {"dnsNames": ["a.test"]}}
+    assert body["metadata"]["managedFields"], "the caller's dict is left as it was"
+
+    read["spec"]["dnsNames"].append("b.test")
+    assert bodies["ns/web"]["spec"]["dnsNames"] == ["a.test"], "changing a read changes nothing kept"
+    assert bodies.get("ns/other") is None
+    assert bodies.get("ns/other", {"x": 1}) == {"x": 1}
+    assert dict(bodies.items()) == {"ns/web": {"metadata": {"name": "web"}, "spec": {"dnsNames": ["a.test"]}}}
+    assert bodies.pop("ns/web") is not None
+    assert len(bodies) == 0
+    assert "ns/web" not in bodies
+
+
+def test_a_certificate_and_its_secret_cost_a_few_kilobytes() -> None:
+    bodies = CompactBodies()
+    certificate = {
+        "metadata": {"name": "web", "namespace": "shop", "uid": "0" * 36, "resourceVersion": "123456"},
+        "spec": {"secretName": "web-tls", "dnsNames": ["web.shop.example"], "issuerRef": {"name": "le"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "message": "up to date " * 5}]},
+    }
+    for n in range(100):
+        bodies.put(f"shop/web-{n}", certificate)
+    assert bodies.size() / 100 < 600
+
+
+def test_the_runner_says_when_a_burst_is_over() -> None:
+    bursts: list[int] = []
+    runner = KeyedRunner(lambda: bursts.append(1))
+    runner.BURST = 3
+
+    async def main() -> None:
+        async def work() -> None:
+            await asyncio.sleep(0)
+
+        for n in range(5):
+            runner.trigger(f"k{n}", work)
+        while runner.running:
+            await asyncio.sleep(0.01)
+        runner.trigger("one-more", work)
+        while runner.running:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert bursts == [1], "once after the burst of five; a single pass later is no burst"
