@@ -104,8 +104,13 @@ def test_ari_windows_decide_when_to_renew(env: Environment, operator: OperatorPr
     _set_renewal_info(env, _leaf(env, "ahead", ns), _window(ahead_start, ahead_start + datetime.timedelta(days=1)))
     _set_renewal_info(env, _leaf(env, "broken", ns), "{not json")
 
-    operator.kill()  # the operator asks again after the CA's Retry-After (6 h) or, as here, after a restart
+    # The operator asks again after the CA's Retry-After (6 h) or, as here, after a restart: within
+    # --ari-restart-spread of it (one hour by default; at once here).
+    usual = operator.extra
+    operator.extra = (*usual, "--ari-restart-spread=0")
+    operator.kill()
     operator.start()
+    operator.extra = usual  # the next restart, by any test, is an ordinary one
 
     renewed = _revision(env, "past", ns, 2)
     orders = [e["message"] for e in _events(env, ns, "OrderCreated") if e["involvedObject"]["name"] == "past"]

@@ -1,9 +1,10 @@
 """Between issuances: keep the Secret's metadata as the spec asks, and follow the CA's renewal advice.
 
 ARI (RFC 9773): when the directory offers ``renewalInfo``, the window is fetched after issuance and
-again after its Retry-After; the renewal time is a random moment inside it, kept while it stays
-inside (so a restart writes nothing); a window in the past means now; an unusable answer falls back
-to the default rule, with an Event that says so. An explicit ``renewBefore`` overrides ARI.
+again after its Retry-After (after a restart: at a random moment within ``--ari-restart-spread``);
+the renewal time is a random moment inside it, kept while it stays inside (so a restart writes
+nothing); a window in the past means now; an unusable answer falls back to the default rule, with an
+Event that says so. An explicit ``renewBefore`` overrides ARI.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ async def follow_renewal_info(
     key = f"{certificate['metadata']['namespace']}/{certificate['metadata']['name']}"
     now = context.clock()
     due = context.ari_next_fetch.get(key)
-    if due is not None and now < due:
+    if due is None:
+        due = _first_check(context, key, certificate, now)
+    if now < due:
         return due
     if spec.renew_before is not None:
         return None
@@ -97,6 +100,19 @@ async def first_window(
     if info.explanation_url:
         window["explanationURL"] = info.explanation_url
     return ari.choose_renewal_time(info, context.random), window
+
+
+def _first_check(context: Context, key: str, certificate: dict[str, Any], now: datetime.datetime) -> datetime.datetime:
+    """When this process first asks the CA about a certificate it found in place: at a random moment
+    within ``ari_restart_spread``, so that a restart with 10,000 Certificates sends no burst of 10,000
+    requests to the CA (Let's Encrypt asks for a check twice a day, and the last window is in status);
+    at once when the renewal time comes sooner, or the spread is 0."""
+    spread = context.settings.ari_restart_spread
+    renews = parse_timestamp((certificate.get("status") or {}).get("renewalTime"))
+    when = now + datetime.timedelta(seconds=spread * context.random())
+    if spread <= 0 or (renews is not None and renews <= when):
+        when = now
+    return _next(context, key, when)
 
 
 def _next(context: Context, key: str, when: datetime.datetime) -> datetime.datetime:
