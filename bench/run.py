@@ -105,8 +105,8 @@ class AnswerServer:
 
     def add_http01(self, token: str, key_authorization: str) -> None:
         body = json.dumps({"token": token, "content": key_authorization}).encode()
-        request = urllib.request.Request(f"{self.management_url}/add-http01", data=body)  # noqa: S310 - ours
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - ours
+        request = urllib.request.Request(f"{self.management_url}/add-http01", data=body)
+        with urllib.request.urlopen(request, timeout=10):
             pass
 
 
