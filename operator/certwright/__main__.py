@@ -153,6 +153,27 @@ def serves_gateways(rest: Rest) -> bool:
     return False
 
 
+def lean_insights() -> Any | None:
+    """kopf's view of the cluster with only the backbone resource it needs here: namespaces.
+
+    At start-up kopf discovers every API group its handlers use plus its backbone's: CRDs (for
+    scanning, which is off), webhook configurations (no admission here), Events (posting is off) and
+    peerings (standalone). Dropping those saves two discovery requests per start (a restart costs 15
+    requests, not 17). It uses kopf's ``insights`` argument with a class kopf does not export; with a
+    kopf where that is not as expected, kopf's own default is used (None).
+    """
+    try:
+        from kopf._cogs.structs import references
+    except ImportError:
+        return None
+    insights = references.Insights()
+    selectors = getattr(insights.backbone, "selectors", None)
+    if not isinstance(selectors, list) or references.NAMESPACES not in selectors:
+        return None
+    insights.backbone.selectors = [references.NAMESPACES]  # kopf's namespace observer waits for it
+    return insights
+
+
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
@@ -232,6 +253,7 @@ async def run(options: argparse.Namespace) -> None:
         clusterwide=not options.namespace,
         namespaces=options.namespace,
         memo=kopf.Memo(context=context),
+        insights=lean_insights(),
         # kopf would ask the password database for a user name, which an image's arbitrary uid lacks.
         identity=cast(Any, f"certwright@{socket.gethostname()}"),  # kopf's Identity: a NewType of str, not exported
         liveness_endpoint=f"http://{options.health_address}/healthz" if options.health_address else None,

@@ -15,7 +15,7 @@ import urllib3
 from kubernetes import client
 
 from certwright import __version__
-from certwright.__main__ import build_registry, in_cluster_login, parse_args, serves_gateways
+from certwright.__main__ import build_registry, in_cluster_login, lean_insights, parse_args, serves_gateways
 from certwright.kube.rest import Rest
 
 
@@ -132,3 +132,15 @@ def test_the_gateway_handler_is_registered_only_with_the_gateway_api(gateway_api
     watched = {handler.selector.any_name for handler in handlers if handler.selector is not None}
     assert ("gateways" in watched) is gateway_api
     assert "ingresses" in watched
+
+
+def test_kopf_discovers_only_the_backbone_resource_the_operator_needs() -> None:
+    """If a kopf upgrade moves what ``lean_insights`` relies on, this says so (the operator then falls
+    back to kopf's default and a restart costs two more requests)."""
+    from kopf._cogs.structs import references
+
+    insights = lean_insights()
+
+    assert insights is not None
+    assert insights.backbone.selectors == [references.NAMESPACES]
+    assert {selector.group for selector in insights.backbone.selectors} == {""}
