@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +20,7 @@ from kubernetes import client, config
 
 from . import __version__, logs, memory
 from .controllers import certificates, dnsrecords, gateways, ingresses, issuers
+from .domain import api
 from .domain.gateways import GATEWAY_GROUP
 from .domain.ingresses import parse_default_issuer
 from .kube.accounts import AccountRegistry
@@ -27,9 +28,10 @@ from .kube.client import Kube
 from .kube.context import Context, Settings
 from .kube.metrics import Metrics, StateCollector
 from .kube.podwatch import SolverPodWatch
-from .kube.rest import Rest
+from .kube.rest import Rest, path
 from .kube.scheduler import Scheduler
 from .kube.secrets import SecretCache
+from .kube.watch import LabelWatch
 
 DEFAULT_SOLVER_IMAGE = f"ghcr.io/certwright/certwright:{__version__}"
 log = logging.getLogger(__name__)
@@ -95,15 +97,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_registry(
-    *, cluster_issuers: bool = True, gateway_api: bool = False, watch_list: bool = True
-) -> kopf.OperatorRegistry:
-    """The operator's handlers: how it logs in, and one module per concern; Gateways only where the
-    cluster serves them (``gateway_api``).
+def build_registry(*, gateway_api: bool = False, watch_list: bool = True) -> kopf.OperatorRegistry:
+    """kopf's part of the operator: how it logs in, its settings, and the handlers of Ingresses and of
+    Gateways (only where the cluster serves them: ``gateway_api``). certwright's own resources are
+    watched by the operator itself (``resource_watches``), started here once the listeners are in place.
 
     With ``watch_list`` each watched resource starts with one watch-list request (its objects streamed
-    one by one, Kubernetes 1.34+) instead of a LIST and then a WATCH: a restart asks half as much and
-    never holds 10,000 Certificates as one parsed list."""
+    one by one, Kubernetes 1.34+) instead of a LIST and then a WATCH: a restart asks half as much."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
@@ -117,17 +117,51 @@ def build_registry(
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.watching.initial_streaming = watch_list
-        # A worker per object lives this long after its last event, holding that event's body: at
-        # start-up with 10,000 Certificates, kopf's 5 s kept them all at once.
+        # A worker per object lives this long after its last event, holding that event's body (kopf's
+        # default is 5 s): a start-up with thousands of Ingresses does not keep them all at once.
         settings.queueing.idle_timeout = 0.5
 
-    issuers.setup(registry, cluster_issuers=cluster_issuers)
-    certificates.setup(registry, cluster_issuers=cluster_issuers)
+    certificates.setup(registry)
     ingresses.setup(registry)
     if gateway_api:
         gateways.setup(registry)
-    dnsrecords.setup(registry)
+
+    @kopf.on.startup(registry=registry)
+    async def start_watches(memo: kopf.Memo, **_: Any) -> None:
+        """The operator's own watches (issuers, Challenges, Certificates) start after every listener
+        is in place; Certificates are judged once issuers and Challenges are seen in full."""
+        context: Context = memo["context"]
+        catalog = [stream for stream in context.streams if stream.name != api.CERTIFICATES]
+        context.catalog_synced.clear()
+        for stream in context.streams:
+            stream.start()
+        await asyncio.gather(*(stream.synced.wait() for stream in catalog))
+        context.catalog_synced.set()
+
     return registry
+
+
+def resource_watches(
+    context: Context, rest: Rest, loop: asyncio.AbstractEventLoop, namespaces: Sequence[str], *, watch_list: bool
+) -> list[LabelWatch]:
+    """Watches of certwright's own resources, one per namespace served (or one for all): Issuers,
+    ClusterIssuers (cluster-wide only), Challenges and Certificates. kopf keeps a record and a worker per
+    object it watches, and queues whole bodies: for these, the operator's own watch keeps them compact."""
+    scopes: Sequence[str | None] = namespaces or [None]
+    handlers: list[tuple[str, Callable[[str, dict[str, Any]], None], Sequence[str | None]]] = [
+        (api.ISSUERS, issuers.observe(context, "Issuer"), scopes),
+        (api.CHALLENGES, dnsrecords.observe(context), scopes),
+        (api.CERTIFICATES, certificates.observe(context), scopes),
+    ]
+    if not namespaces:  # a Role cannot grant ClusterIssuers
+        handlers.insert(1, (api.CLUSTER_ISSUERS, issuers.observe(context, "ClusterIssuer"), [None]))
+    watches = []
+    for plural, handler, where in handlers:
+        for namespace in where:
+            stream = LabelWatch(plural, rest, path(api.GROUP, api.VERSION, plural, namespace), "", loop, handler)
+            stream.streaming = watch_list
+            watches.append(stream)
+    return watches
 
 
 def serves_gateways(rest: Rest) -> bool:
@@ -240,15 +274,14 @@ async def run(options: argparse.Namespace) -> None:
     )
     prometheus_client.REGISTRY.register(StateCollector(context))
     context.secrets = SecretCache(rest, loop, context.wake_certificate, scope)
+    context.streams = resource_watches(context, rest, loop, options.namespace, watch_list=options.watch_list)
     context.secrets.watch.streaming = options.watch_list
     context.secrets.start()
     context.accounts.secrets = context.secrets
     context.scheduler = Scheduler(context.wake_certificate, context.clock)
     gateway_api = await loop.run_in_executor(None, serves_gateways, rest)
     await kopf.operator(
-        registry=build_registry(
-            cluster_issuers=not options.namespace, gateway_api=gateway_api, watch_list=options.watch_list
-        ),
+        registry=build_registry(gateway_api=gateway_api, watch_list=options.watch_list),
         standalone=True,
         clusterwide=not options.namespace,
         namespaces=options.namespace,

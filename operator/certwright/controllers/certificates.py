@@ -1,8 +1,9 @@
 """Certificates: observe spec, status and the Secret; decide whether to issue; write conditions.
 
-Level-based (kopf ``on.event``: no diff-base annotation, no finalizer): each event collapses into one
-reconcile per Certificate, which recomputes from the spec, the status and the Secret. An issuance in
-flight (``status.order``) is resumed; otherwise the ordered checks in ``domain.issuing`` decide.
+Level-based (the operator's own watch, see ``observe``: no diff-base annotation, no finalizer): each
+event collapses into one reconcile per Certificate, which recomputes from the spec, the status and the
+Secret. An issuance in flight (``status.order``) is resumed; otherwise the ordered checks in
+``domain.issuing`` decide.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import functools
+import json
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -22,8 +26,7 @@ from ..domain.conditions import ConditionType, Reason, find_condition, parse_tim
 from ..domain.issuing import Inputs, SecretView, Trigger, status_renewal_time, why_issue
 from ..domain.loops import SECRET_TRIGGERS, Repeats
 from ..domain.renewal import earliest_renewal, ignored_note, renewal
-from ..domain.specs import CertificateSpec, SpecError, parse_certificate, parse_issuer, solver_for
-from ..kube.accounts import issuer_key
+from ..domain.specs import CertificateSpec, IssuerSpec, SpecError, parse_certificate, parse_issuer, solver_for
 from ..kube.context import Context, certificate_issuer_key
 from ..kube.status import record_ready
 from . import guards
@@ -33,7 +36,9 @@ from .renewals import follow_renewal_info, repair_metadata
 NOT_REGISTERED_YET = "its ACME account is not registered yet"
 
 
-def setup(registry: kopf.OperatorRegistry, *, cluster_issuers: bool = True) -> None:
+def setup(registry: kopf.OperatorRegistry) -> None:
+    """At start-up: listen to issuers and to Secrets, and run the scheduler."""
+
     @kopf.on.startup(registry=registry)
     async def listen(memo: kopf.Memo, **_: Any) -> None:
         context: Context = memo["context"]
@@ -42,40 +47,33 @@ def setup(registry: kopf.OperatorRegistry, *, cluster_issuers: bool = True) -> N
         if context.scheduler is not None:
             memo["scheduler_task"] = asyncio.get_running_loop().create_task(context.scheduler.run(), name="scheduler")
 
-    # Indexes are filled from the initial listing before any resource handler runs (kopf guarantees
-    # it), so a restarted operator never judges a Certificate before it has seen every issuer.
-    @kopf.index(api.GROUP, api.VERSION, api.ISSUERS, registry=registry, id="issuer_bodies")
-    def issuer_bodies(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
-        return {issuer_key("Issuer", body.metadata.namespace, body.metadata.name): {**dict(body), "kind": "Issuer"}}
 
-    if cluster_issuers:  # not when watching namespaces: their RBAC is a Role, which cannot name them
+def observe(context: Context) -> Callable[[str, dict[str, Any]], None]:
+    """The handler of the Certificates' watch: keep the body, wake the Certificate.
 
-        @kopf.index(api.GROUP, api.VERSION, api.CLUSTER_ISSUERS, registry=registry, id="cluster_issuer_bodies")
-        def cluster_issuer_bodies(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
-            return {issuer_key("ClusterIssuer", None, body.metadata.name): {**dict(body), "kind": "ClusterIssuer"}}
+    The watch is the operator's own (``kube.watch``), not kopf's: a kopf watch keeps a record and a
+    worker per object and queues every event's whole body, about 25 KB per Certificate at 10,000. The
+    watch starts once issuers and Challenges are known, and judging waits for their first sync, so a
+    restarted operator never judges a Certificate before it has seen every issuer.
+    """
 
-    # Challenges by Certificate, so that leftovers of an interrupted issuance are found without a list call.
-    @kopf.index(api.GROUP, api.VERSION, api.CHALLENGES, registry=registry, id="challenges_by_certificate")
-    def challenges_by_certificate(body: kopf.Body, **_: Any) -> dict[str, str]:
-        return {f"{body.metadata.namespace}/{body.spec.get('certificateName', '')}": body.metadata.name}
-
-    @kopf.on.event(api.GROUP, api.VERSION, api.CERTIFICATES, registry=registry)
-    async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-        context: Context = memo["context"]
-        context.issuer_indexes = (kwargs["issuer_bodies"], kwargs.get("cluster_issuer_bodies") or {})
-        context.challenge_index = kwargs["challenges_by_certificate"]
-        key = f"{body.metadata.namespace}/{body.metadata.name}"
-        if event["type"] != "DELETED" and context.is_older(key, dict(body)):
+    def observed(kind: str, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        body = {**body, "kind": "Certificate", "apiVersion": api.API_VERSION}
+        if kind != "DELETED" and context.is_older(key, body):
             return  # queued before a status this process wrote and already keeps
-        if event["type"] == "DELETED":
+        if kind == "DELETED":
             context.remember_certificate(key, None)
             for gone in context.certificate_gone_listeners:
-                gone({**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION})
+                gone(body)
             return
-        context.remember_certificate(key, {**dict(body), "kind": "Certificate", "apiVersion": api.API_VERSION})
+        context.remember_certificate(key, body)
         for seen in context.certificate_seen_listeners:
             seen(key)
         _trigger(context, key)
+
+    return observed
 
 
 def _trigger(context: Context, key: str) -> None:
@@ -87,17 +85,20 @@ def _wake_for_issuer(context: Context, issuer: str) -> None:
         _trigger(context, key)
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed_issuer(spec: str) -> IssuerSpec:
+    return parse_issuer(json.loads(spec))
+
+
+def _issuer_spec(issuer: dict[str, Any]) -> IssuerSpec:
+    """The issuer's parsed spec, parsed once per spec for all its Certificates (the cache is keyed by
+    the spec's JSON, so an edited issuer is parsed again)."""
+    return _parsed_issuer(json.dumps(issuer["spec"], sort_keys=True))
+
+
 def _issuer_body(context: Context, key: str) -> dict[str, Any] | None:
-    """The issuer as last observed by its own handler (the newest), else as the indexes hold it
-    (complete from start-up on, before any handler has run)."""
-    observed = context.issuers.get(key)
-    if observed is not None:
-        return observed
-    for index in context.issuer_indexes:
-        for body in index.get(key, ()):
-            found: dict[str, Any] = body
-            return found
-    return None
+    """The issuer as last observed (complete once ``context.catalog_synced`` is set)."""
+    return context.issuers.get(key)
 
 
 async def reconcile(context: Context, key: str) -> None:
@@ -108,6 +109,7 @@ async def reconcile(context: Context, key: str) -> None:
     10,000 at once would each hold their decoded body, Secret and parsed certificate together. An
     issuance, which waits on the CA, runs outside that bound (within ``issuance_slots``).
     """
+    await context.catalog_synced.wait()  # every issuer and Challenge seen: judged on all of them
     async with context.judging:
         issuance = await _prepare(context, key)
     if issuance is None:
@@ -140,7 +142,7 @@ async def _prepare(context: Context, key: str) -> tuple[Issuance, Trigger | None
         return None
     issuer_body = _issuer_body(context, certificate_issuer_key(certificate))
     assert issuer_body is not None
-    issuer = parse_issuer(issuer_body["spec"])
+    issuer = _issuer_spec(issuer_body)
     in_flight = bool((status.get("order") or {}).get("url"))
     if key not in context.swept and not in_flight:
         context.swept.add(key)  # once per process: what a crash left behind
@@ -274,7 +276,7 @@ def _blocker(context: Context, certificate: dict[str, Any], spec: CertificateSpe
     if ready is None or ready.get("status") != "True":
         why = (ready or {}).get("message") or NOT_REGISTERED_YET
         return Reason.ISSUER_NOT_READY, f"{ref.kind} {ref.name} is not ready: {why}"
-    solvers = parse_issuer(issuer["spec"]).solvers
+    solvers = _issuer_spec(issuer).solvers
     chosen = {name: solver_for(solvers, name) for name in spec.dns_names}
     wildcards = [name for name, solver in chosen.items() if solver is None and name.startswith("*.")]
     if wildcards:

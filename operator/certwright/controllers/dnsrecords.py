@@ -2,7 +2,8 @@
 went, the sweep of an interrupted issuance's leftovers, a person. A DNS-01 Challenge carries a
 finalizer, so it stays until its TXT record is removed; then the finalizer goes.
 
-Observes: Challenges being deleted that still carry ``certwright.dev/dns-record``. Writes: the record's
+Observes (through the operator's own watch of Challenges, which also keeps the index of Challenges by
+Certificate): Challenges being deleted that still carry ``certwright.dev/dns-record``. Writes: the record's
 removal through the solver the Challenge keeps, then the Challenge's finalizers; after the last retry,
 a Warning Event that names the record to remove by hand (a Challenge is never held for ever).
 """
@@ -10,11 +11,9 @@ a Warning Event that names the record to remove by hand (a Challenge is never he
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
+from collections.abc import Callable
 from typing import Any
-
-import kopf
 
 from ..dns.errors import CONFIG_INVALID, PROVIDER_FAILED, PROVIDER_NOT_FOUND, SECRET_MISSING, DnsError
 from ..domain import api
@@ -29,15 +28,31 @@ RETRY_DELAYS = (5.0, 15.0, 60.0, 300.0, 900.0)  # seconds before each further at
 LASTING = frozenset({SECRET_MISSING, CONFIG_INVALID, PROVIDER_NOT_FOUND})
 
 
-def setup(registry: kopf.OperatorRegistry) -> None:
-    @kopf.on.event(api.GROUP, api.VERSION, api.CHALLENGES, registry=registry)
-    async def observed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        meta = body.metadata
+def observe(context: Context) -> Callable[[str, dict[str, Any]], None]:
+    """The handler of the Challenges' watch: keep the index of Challenges by Certificate (the sweep of
+    an interrupted issuance's leftovers reads it), and release deleted DNS-01 Challenges."""
+
+    def observed(event: str, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        _index(context, event, meta["namespace"], meta["name"], (body.get("spec") or {}).get("certificateName"))
         if not meta.get("deletionTimestamp") or api.FINALIZER_DNS_RECORD not in (meta.get("finalizers") or []):
             return
-        context: Context = memo["context"]
-        challenge = copy.deepcopy(dict(body))
-        context.runner.trigger(f"Challenge/{meta.namespace}/{meta.name}", lambda: release(context, challenge))
+        context.runner.trigger(f"Challenge/{meta['namespace']}/{meta['name']}", lambda: release(context, body))
+
+    return observed
+
+
+def _index(context: Context, event: str, namespace: str, name: str, certificate: str | None) -> None:
+    if not certificate:
+        return
+    key = f"{namespace}/{certificate}"
+    names = context.challenge_index.setdefault(key, set())
+    if event == "DELETED":
+        names.discard(name)
+    else:
+        names.add(name)
+    if not names:
+        del context.challenge_index[key]
 
 
 async def release(context: Context, challenge: dict[str, Any]) -> None:

@@ -1,14 +1,13 @@
 """Issuers and ClusterIssuers: observe their spec; write their ACME account and Ready condition.
 
-Level-based (kopf ``on.event``, no stored diff-base, no finalizer): every event recomputes from spec
-and status, and status is written only when it changes.
+Level-based (the operator's own watch calls ``observe``; no stored diff-base, no finalizer): every
+event recomputes from spec and status, and status is written only when it changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-
-import kopf
 
 from ..acme.errors import AcmeError
 from ..domain import api
@@ -21,23 +20,18 @@ from ..kube.context import Context
 from ..kube.status import record_ready
 
 
-def setup(registry: kopf.OperatorRegistry, *, cluster_issuers: bool = True) -> None:
-    """Issuers, and ClusterIssuers unless the operator watches namespaces only (a Role cannot name them)."""
-    kinds = [(api.ISSUERS, "Issuer")] + ([(api.CLUSTER_ISSUERS, "ClusterIssuer")] if cluster_issuers else [])
-    for plural, kind in kinds:
-        kopf.on.event(api.GROUP, api.VERSION, plural, registry=registry)(_observer(kind))
+def observe(context: Context, kind: str) -> Callable[[str, dict[str, Any]], None]:
+    """The handler of the watch of ``kind`` (Issuer or ClusterIssuer)."""
 
-
-def _observer(kind: str) -> Any:
-    async def observed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        context: Context = memo["context"]
-        key = issuer_key(kind, body.metadata.namespace, body.metadata.name)
-        if event["type"] == "DELETED":
+    def observed(event: str, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        key = issuer_key(kind, meta.get("namespace"), meta["name"])
+        if event == "DELETED":
             context.issuers.pop(key, None)
             context.accounts.forget(key)
             return
         previous = context.issuers.get(key)
-        context.issuers[key] = {**dict(body), "kind": kind}
+        context.issuers[key] = {**body, "kind": kind, "apiVersion": api.API_VERSION}
         context.runner.trigger(key, lambda: reconcile(context, key))
         if previous is None or _ready_of(previous) != _ready_of(context.issuers[key]):
             # Woken here, where the Certificates will read this very body, not when the status is

@@ -24,6 +24,7 @@ from .store import CompactBodies
 
 log = logging.getLogger(__name__)
 JUDGING = 16  # Certificates judged at once (each holds its decoded body, Secret and certificate meanwhile)
+POD_STARTS = 10  # issuances whose solver Pods are being started at once
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,12 @@ def _unindex(index: dict[str, set[str]], value: str, key: str) -> None:
             del index[value]
 
 
+def _set_event() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
+
+
 def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
@@ -65,26 +72,36 @@ class KeyedRunner:
     """Runs at most one coroutine per key; a trigger while one runs makes it run once more after.
 
     Level-based reconciliation: the coroutine recomputes from the latest spec and status, so any
-    number of triggers collapse into one more pass. ``after_burst`` is called when the runner falls
-    idle after at least ``BURST`` passes (start-up, a bulk run): the moment to give memory back.
+    number of triggers collapse into one more pass. At most ``limit`` run at once; other keys wait in
+    order (a start-up with 10,000 Certificates keeps 10,000 keys waiting, not 10,000 tasks).
+    ``after_burst`` is called when the runner falls idle after at least ``BURST`` passes (start-up, a
+    bulk run): the moment to give memory back.
     """
 
     BURST = 500
 
-    def __init__(self, after_burst: Callable[[], None] | None = None) -> None:
+    def __init__(self, after_burst: Callable[[], None] | None = None, limit: int = 256) -> None:
         self.running: dict[str, asyncio.Task[None]] = {}
+        self.waiting: dict[str, Callable[[], Awaitable[None]]] = {}  # in trigger order
         self.again: set[str] = set()
         self.after_burst = after_burst
+        self.limit = limit
         self.passes = 0
 
     def trigger(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
         if key in self.running:
             self.again.add(key)
             return
-        self.running[key] = asyncio.get_running_loop().create_task(self._run(key, work), name=key)
+        if len(self.running) >= self.limit:
+            self.waiting.setdefault(key, work)
+            return
+        self._start(key, work)
 
     def busy(self, key: str) -> bool:
-        return key in self.running
+        return key in self.running or key in self.waiting
+
+    def _start(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
+        self.running[key] = asyncio.get_running_loop().create_task(self._run(key, work), name=key)
 
     async def _run(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -99,6 +116,9 @@ class KeyedRunner:
                     return
         finally:
             self.running.pop(key, None)
+            while self.waiting and len(self.running) < self.limit:
+                following = next(iter(self.waiting))
+                self._start(following, self.waiting.pop(following))
             if not self.running and self.passes >= self.BURST:
                 self.passes = 0
                 if self.after_burst is not None:
@@ -136,8 +156,11 @@ class Context:
     gateway_events: set[tuple[Any, ...]] = field(default_factory=set)
     gateway_waiting: dict[str, str] = field(default_factory=dict)  # Certificate ns/name → Gateway ns/name
     secrets: SecretCache | None = None
-    issuer_indexes: tuple[Any, ...] = ()  # kopf indexes of Issuer and ClusterIssuer bodies
-    challenge_index: Any = None  # kopf index: Certificate ns/name → names of its Challenges
+    challenge_index: dict[str, set[str]] = field(default_factory=dict)  # Certificate ns/name → its Challenges
+    # Set once issuers and Challenges have been seen in full (Certificates are judged after); set from
+    # the start where there is no watch to wait for (tests).
+    catalog_synced: asyncio.Event = field(default_factory=_set_event)
+    streams: list[Any] = field(default_factory=list)  # the operator's own watches, started with kopf
     scheduler: Scheduler | None = None
     ari_next_fetch: dict[str, datetime.datetime] = field(default_factory=dict)  # in memory: re-fetched after a restart
     metrics: Metrics = field(default_factory=Metrics)  # counters of events; state is read at scrape time
@@ -200,3 +223,4 @@ class Context:
 
     issuance_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(100))
     judging: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(JUDGING))
+    pod_starts: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(POD_STARTS))

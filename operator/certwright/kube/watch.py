@@ -1,4 +1,4 @@
-"""A stream of one resource by server-side label selector, run in a thread.
+"""A stream of one resource (all of it, or what a server-side label selector picks), run in a thread.
 
 The initial state comes as a watch-list (``sendInitialEvents``, Kubernetes 1.34+; beta and on since
 1.32): one request whose objects arrive one by one, so that 10,000 Secrets never sit in memory as one
@@ -7,8 +7,10 @@ the feature switched off) gets a LIST in pages of 500 and then a WATCH. After a 
 good (410 Gone, an error), the state is fetched again, and what the handler keeps but the server no
 longer has is reported as deleted.
 
-Events reach the event loop through ``call_soon_threadsafe``; the watch never blocks it. Used for the
-operator's own Secrets and its solver Pods only — never all Secrets or Pods of a cluster.
+Events reach the event loop through ``call_soon_threadsafe``; the watch never blocks it, and it stops
+reading while ``PENDING`` events wait there (a start-up with 10,000 objects never queues them all as
+parsed bodies). Used for certwright's own resources, and for Secrets and Pods only with the label
+certwright puts on its own — never all Secrets or Pods of a cluster.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ Handler = Callable[[str, Obj], None]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 PAGE = 500
 TIMEOUT = 300
+PENDING = 500  # events handed to the loop and not handled yet
+MAX_PAUSE = 30  # seconds between attempts while a watch keeps failing (a CRD not installed yet, RBAC)
 
 
 def object_key(obj: Obj) -> str:
@@ -42,7 +46,8 @@ class Refused(Exception):
 
 
 class LabelWatch:
-    """Streams the collection at ``url_path`` (all namespaces, or one) filtered by ``selector``."""
+    """Streams the collection at ``url_path`` (all namespaces, or one), filtered by ``selector`` unless
+    it is empty; ``handler`` is called on the loop with each event's type and object."""
 
     def __init__(
         self,
@@ -63,21 +68,33 @@ class LabelWatch:
         self.known = known  # the keys the handler keeps (called in this thread: it must return a copy)
         self.synced = asyncio.Event()
         self.streaming = True  # until the server refuses a watch-list
+        self.pending = threading.BoundedSemaphore(PENDING)
 
     def start(self) -> None:
         threading.Thread(target=self._run, name=f"watch-{self.name}", daemon=True).start()
 
     def _run(self) -> None:
         fetched_before = False
+        failures = 0
         while True:
             try:
                 version = self._initial(again=fetched_before)
                 fetched_before = True
+                failures = 0
                 while True:
                     version = self._watch(version)
-            except Exception:
-                log.warning("watch of %s failed; fetching it again in 1 s", self.name, exc_info=True)
-                time.sleep(1)
+            except Exception as error:
+                failures += 1
+                pause = min(2 ** (failures - 1), MAX_PAUSE)
+                status = getattr(error, "status", None)
+                if isinstance(status, int):  # the API server's answer: its words are the cause
+                    reason = getattr(error, "reason", "")
+                    log.warning(
+                        "watch of %s failed: %s %s; fetching it again in %d s", self.name, status, reason, pause
+                    )
+                else:
+                    log.warning("watch of %s failed; fetching it again in %d s", self.name, pause, exc_info=True)
+                time.sleep(pause)
 
     def _initial(self, *, again: bool) -> str:
         """The current state, emitted as ADDED (and, on a re-fetch, DELETED for what is gone); returns
@@ -97,19 +114,18 @@ class LabelWatch:
         try:
             response: Any = self.rest.stream(
                 self.url_path,
-                query={
-                    "labelSelector": self.selector,
-                    "watch": "true",
-                    "sendInitialEvents": "true",
-                    "resourceVersionMatch": "NotOlderThan",
-                    "allowWatchBookmarks": "true",
-                    "timeoutSeconds": TIMEOUT,
-                },
+                query=self._query(
+                    watch="true",
+                    sendInitialEvents="true",
+                    resourceVersionMatch="NotOlderThan",
+                    allowWatchBookmarks="true",
+                    timeoutSeconds=TIMEOUT,
+                ),
                 timeout=TIMEOUT + 30,
             )
         except Exception as error:
             status = getattr(error, "status", None)
-            if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403, 429):
+            if status in (400, 422):  # a parameter it does not know (older) or does not allow (feature off)
                 raise Refused(f"{status} {getattr(error, 'reason', '')}".strip()) from error
             raise
         initial = True
@@ -136,8 +152,9 @@ class LabelWatch:
         """LIST in pages of ``PAGE``, each emitted and dropped before the next; returns the list's version."""
         token = None
         while True:
-            query = {"labelSelector": self.selector, "limit": PAGE, "continue": token}
-            page = self.rest.request("GET", self.url_path, query=query, timeout=60)
+            page = self.rest.request(
+                "GET", self.url_path, query=self._query(limit=PAGE, **{"continue": token}), timeout=60
+            )
             for item in page.get("items") or []:
                 seen.add(object_key(item))
                 self._emit("ADDED", item)
@@ -155,13 +172,7 @@ class LabelWatch:
         self.loop.call_soon_threadsafe(self.synced.set)
 
     def _watch(self, version: str) -> str:
-        query = {
-            "labelSelector": self.selector,
-            "watch": "true",
-            "resourceVersion": version,
-            "allowWatchBookmarks": "true",
-            "timeoutSeconds": TIMEOUT,
-        }
+        query = self._query(watch="true", resourceVersion=version, allowWatchBookmarks="true", timeoutSeconds=TIMEOUT)
         response: Any = self.rest.stream(self.url_path, query=query, timeout=TIMEOUT + 30)
         try:
             for event in _events(response):
@@ -174,7 +185,20 @@ class LabelWatch:
 
     def _emit(self, kind: str, obj: Obj) -> None:
         obj.get("metadata", {}).pop("managedFields", None)
-        self.loop.call_soon_threadsafe(self.handler, kind, obj)
+        self.pending.acquire()
+        self.loop.call_soon_threadsafe(self._handle, kind, obj)
+
+    def _handle(self, kind: str, obj: Obj) -> None:
+        try:
+            self.handler(kind, obj)
+        except Exception:
+            log.exception("handling a %s event of %s failed", kind, self.name)
+        finally:
+            self.pending.release()
+
+    def _query(self, **params: Any) -> dict[str, Any]:
+        """``params`` with the label selector, when there is one."""
+        return {"labelSelector": self.selector, **params} if self.selector else params
 
 
 def _events(response: Any) -> Iterator[Obj]:

@@ -121,7 +121,7 @@ def test_the_initial_state_is_one_watch_list_request_and_the_stream_goes_on() ->
 
 
 def test_a_server_that_refuses_a_watch_list_is_listed_in_pages() -> None:
-    refused = client.ApiException(status=422, reason="Unprocessable Entity")
+    refused = client.ApiException(status=400, reason="Bad Request")
     pages = [
         {"metadata": {"resourceVersion": "9", "continue": "next"}, "items": [secret("a", "5")]},
         {"metadata": {"resourceVersion": "9", "continue": ""}, "items": [secret("b", "6")]},
@@ -154,7 +154,7 @@ def test_after_a_lost_stream_what_vanished_meanwhile_is_deleted() -> None:
     assert keep.keys() == ["ns/b"]
 
 
-@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("status", [401, 403, 404])
 def test_a_refusal_for_want_of_rights_is_not_mistaken_for_an_old_server(status: int) -> None:
     denied = client.ApiException(status=status, reason="Forbidden")
     rest = FakeRest([denied, [end_of_initial("3")]])
