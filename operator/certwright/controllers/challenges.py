@@ -68,11 +68,16 @@ class Authorizer(Job):
         self.providers: dict[int, DnsProvider] = {}
         presented: list[Presented] = []
         try:
-            for authorization in pending:
-                item = await self._create(authorization)
-                presented.append(item)
-                if item.record is not None:
-                    await self._add_record(item)
+            # Solver Pods start a few at a time: a node starts them at its own pace, and a hundred
+            # started at once all become Ready late, so none finishes early (a bulk run's first Ready).
+            async with self.context.pod_starts:
+                for authorization in pending:
+                    item = await self._create(authorization)
+                    presented.append(item)
+                    if item.record is not None:
+                        await self._add_record(item)
+                pods = [item for item in presented if item.record is None]
+                await asyncio.gather(*(self._solver_ready(item) for item in pods))
             await asyncio.gather(*(self._validate(item) for item in presented))
         finally:
             for item in presented:
