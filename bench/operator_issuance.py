@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime
 import json
 import math
 import os
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +30,36 @@ from certwright_env.operator import NAMESPACE, SERVICE_ACCOUNT, OperatorProcess,
 OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
 
 
-def audit_mark(env: Environment) -> int:
-    with env.audit_log.open() as log:
-        return sum(1 for _ in log)
+def audit_mark(env: Environment) -> str:
+    """Now, as the audit log writes times (RFC 3339 with microseconds, UTC): requests from then on count."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def operator_requests(env: Environment, since: int) -> collections.Counter[tuple[str, str, int]]:
+def operator_events(env: Environment, since: str) -> Iterator[dict[str, Any]]:
+    """The operator's completed requests received since ``since``, from the audit log and the files the
+    API server rotated it into (it does at 100 MB: a 10,000-Certificate run writes several)."""
+    logs = sorted(env.audit_log.parent.glob("audit*.log"), key=lambda path: path.stat().st_mtime)
+    started = datetime.datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC).timestamp()
+    for path in logs:
+        if path.stat().st_mtime < started:
+            continue
+        with path.open() as log:
+            for line in log:
+                if OPERATOR_USER not in line:
+                    continue
+                event = json.loads(line)
+                if event["stage"] != "ResponseComplete" or event["user"]["username"] != OPERATOR_USER:
+                    continue
+                if event["requestReceivedTimestamp"] >= since:
+                    yield event
+
+
+def operator_requests(env: Environment, since: str) -> collections.Counter[tuple[str, str, int]]:
     counted: collections.Counter[tuple[str, str, int]] = collections.Counter()
-    with env.audit_log.open() as log:
-        for number, line in enumerate(log):
-            if number < since:
-                continue
-            event = json.loads(line)
-            if event["stage"] != "ResponseComplete" or event["user"]["username"] != OPERATOR_USER:
-                continue
-            ref = event.get("objectRef") or {}
-            resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
-            counted[(event["verb"], resource, event["responseStatus"]["code"])] += 1
+    for event in operator_events(env, since):
+        ref = event.get("objectRef") or {}
+        resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        counted[(event["verb"], resource, event["responseStatus"]["code"])] += 1
     return counted
 
 

@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.operator_issuance import OPERATOR_USER, audit_mark, operator_requests, process_cpu, writes_of
+from bench.operator_issuance import audit_mark, operator_events, operator_requests, process_cpu, writes_of
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -316,22 +316,16 @@ def leaf_of(cluster: Cluster, namespace: str, secret_name: str) -> str:
     return chain.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
 
 
-def writes_elsewhere(env: Environment, since: int, prefix: str) -> int:
+def writes_elsewhere(env: Environment, since: str, prefix: str) -> int:
     """The operator's writes (from the audit log) to objects whose name does not start with ``prefix``:
     during a renewal wave of the ``new-`` Certificates, anything else written is a fault."""
     written = 0
-    with env.audit_log.open() as log:
-        for number, line in enumerate(log):
-            if number < since:
-                continue
-            event = json.loads(line)
-            if event["stage"] != "ResponseComplete" or event["user"]["username"] != OPERATOR_USER:
-                continue
-            ref = event.get("objectRef") or {}
-            if event["verb"] in ("create", "update", "patch", "delete") and ref.get("resource") != "events":
-                name = ref.get("name") or ""
-                if not name.startswith(prefix) and not name.startswith("certwright-solver-"):
-                    written += 1
+    for event in operator_events(env, since):
+        ref = event.get("objectRef") or {}
+        if event["verb"] in ("create", "update", "patch", "delete") and ref.get("resource") != "events":
+            name = ref.get("name") or ""
+            if not name.startswith(prefix) and not name.startswith("certwright-solver-"):
+                written += 1
     return written
 
 
