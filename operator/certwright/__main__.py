@@ -233,13 +233,19 @@ def in_cluster_login(
     )
 
 
+IO_THREADS = 32  # blocking calls (the API server, the CA) run in this many threads
+
+
 def api_client() -> client.ApiClient:
+    """From the kubeconfig, else in-cluster; a connection per I/O thread (the client's default of ten
+    discards and re-opens TLS connections under a burst)."""
+    configuration = client.Configuration()
     try:
-        api: client.ApiClient = config.new_client_from_config()  # type: ignore[no-untyped-call]
+        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-        api = client.ApiClient()
-    return api
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = IO_THREADS + 8  # and the watches' threads
+    return client.ApiClient(configuration)
 
 
 async def run(options: argparse.Namespace) -> None:
@@ -247,7 +253,7 @@ async def run(options: argparse.Namespace) -> None:
         host, _, port = options.metrics_address.rpartition(":")
         prometheus_client.start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0")
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="certwright-io"))
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="certwright-io"))
     kube_client = api_client()
     kube = Kube(kube_client)
     settings = Settings(
