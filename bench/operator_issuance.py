@@ -36,10 +36,15 @@ def audit_mark(env: Environment) -> str:
 
 
 def operator_events(env: Environment, since: str) -> Iterator[dict[str, Any]]:
-    """The operator's completed requests received since ``since``, from the audit log and the files the
-    API server rotated it into (it does at 100 MB: a 10,000-Certificate run writes several)."""
+    """The operator's requests received since ``since``, one event each, from the audit log and the files
+    the API server rotated it into (it does at 100 MB: a 10,000-Certificate run writes several).
+
+    A request is logged at several stages; each is counted once, with its answer's code from its last
+    stage seen: a watch still open has only started (its code is from ResponseStarted).
+    """
     logs = sorted(env.audit_log.parent.glob("audit*.log"), key=lambda path: path.stat().st_mtime)
     started = datetime.datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC).timestamp()
+    requests: dict[str, dict[str, Any]] = {}
     for path in logs:
         if path.stat().st_mtime < started:
             continue
@@ -48,10 +53,11 @@ def operator_events(env: Environment, since: str) -> Iterator[dict[str, Any]]:
                 if OPERATOR_USER not in line:
                     continue
                 event = json.loads(line)
-                if event["stage"] != "ResponseComplete" or event["user"]["username"] != OPERATOR_USER:
+                if event["user"]["username"] != OPERATOR_USER or event["requestReceivedTimestamp"] < since:
                     continue
-                if event["requestReceivedTimestamp"] >= since:
-                    yield event
+                if event["stage"] == "ResponseComplete" or "responseStatus" not in requests.get(event["auditID"], {}):
+                    requests[event["auditID"]] = event
+    yield from requests.values()
 
 
 def operator_requests(env: Environment, since: str) -> collections.Counter[tuple[str, str, int]]:
@@ -59,7 +65,7 @@ def operator_requests(env: Environment, since: str) -> collections.Counter[tuple
     for event in operator_events(env, since):
         ref = event.get("objectRef") or {}
         resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
-        counted[(event["verb"], resource, event["responseStatus"]["code"])] += 1
+        counted[(event["verb"], resource, (event.get("responseStatus") or {}).get("code", 0))] += 1
     return counted
 
 
