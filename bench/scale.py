@@ -49,6 +49,7 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client, config
 from tests.integration.certwright import certificate, issuer
 
+from certwright.domain import api
 from certwright_env import Environment
 from certwright_env.operator import OperatorProcess, install
 
@@ -113,12 +114,12 @@ def tls_secret(namespace: str, name: str, dns_name: str, ca: LocalCA) -> dict[st
         "metadata": {
             "name": f"{name}-tls",
             "namespace": namespace,
-            "labels": {"certwright.dev/managed": "true", "certwright.dev/certificate-name": name},
+            "labels": {api.LABEL_MANAGED: "true", api.LABEL_CERTIFICATE: name},
             "annotations": {
-                "certwright.dev/certificate-name": name,
-                "certwright.dev/issuer-name": "pebble",
-                "certwright.dev/issuer-kind": "Issuer",
-                "certwright.dev/alt-names": dns_name,
+                api.ANNOTATION_CERTIFICATE: name,
+                api.ANNOTATION_ISSUER_NAME: "pebble",
+                api.ANNOTATION_ISSUER_KIND: "Issuer",
+                api.ANNOTATION_DNS_NAMES: dns_name,
             },
         },
         "data": {"tls.crt": b64(chain), "tls.key": b64(key)},
