@@ -129,14 +129,20 @@ def build_registry(*, gateway_api: bool = False, watch_list: bool = True) -> kop
     @kopf.on.startup(registry=registry)
     async def start_watches(memo: kopf.Memo, **_: Any) -> None:
         """The operator's own watches (issuers, Challenges, Certificates) start after every listener
-        is in place; Certificates are judged once issuers and Challenges are seen in full."""
+        is in place; Certificates are judged once issuers and Challenges are seen in full. That wait
+        is a task of its own: a watch that cannot sync (a CRD missing, RBAC) must not hold kopf's
+        start-up, and with it the Ingresses, Gateways and the health endpoint."""
         context: Context = memo["context"]
         catalog = [stream for stream in context.streams if stream.name != api.CERTIFICATES]
         context.catalog_synced.clear()
         for stream in context.streams:
             stream.start()
-        await asyncio.gather(*(stream.synced.wait() for stream in catalog))
-        context.catalog_synced.set()
+
+        async def catalog_synced() -> None:
+            await asyncio.gather(*(stream.synced.wait() for stream in catalog))
+            context.catalog_synced.set()
+
+        memo["catalog_task"] = asyncio.get_running_loop().create_task(catalog_synced(), name="catalog-synced")
 
     return registry
 
