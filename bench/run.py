@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 single runs and a burst of 20, not 10 and 100")
     parser.add_argument("--scale", type=int, metavar="N", help="also run bench/scale.py with N Certificates")
     parser.add_argument("--stand-in", action="store_true", help="Pods as stand-in processes, not on the real node")
+    parser.add_argument("--keep", action="store_true", help="keep the environment's run folder (logs, etcd data)")
     options = parser.parse_args()
     runs, count = (3, 20) if options.quick else (10, 100)
     scale = load_scale() if options.scale else None
@@ -217,6 +218,8 @@ def main() -> None:
         figures["p2"] = {**burst(env, count, INGRESS), **acme_client}
         if scale is not None:
             figures["scale"] = {"count": options.scale, **scale.run(env, operator, count=options.scale, say=print)}
+    if not options.keep:
+        env.remove_run_dir()  # a 10,000 run leaves about 1 GB of etcd data and audit logs
 
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(figures, indent=2) + "\n")
