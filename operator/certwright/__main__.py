@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ from .domain.ingresses import parse_default_issuer
 from .kube.accounts import AccountRegistry
 from .kube.client import Kube
 from .kube.context import Context, Settings
+from .kube.leader import LeaderElection, LeaseSettings
 from .kube.metrics import Metrics, StateCollector
 from .kube.podwatch import SolverPodWatch
 from .kube.rest import Rest, path
@@ -72,6 +74,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="after a start, ask the CA for each certificate's renewal window (ARI) at a random moment within "
         "this many seconds (default 3600; 0: all at once); sooner for one whose renewal time comes first",
     )
+    parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="run as one of several replicas: act only while holding the Lease (the others keep their caches "
+        "warm and take over when it is not renewed)",
+    )
+    parser.add_argument(
+        "--leader-election-namespace",
+        default=os.environ.get("POD_NAMESPACE", ""),
+        help="where the Lease lives (default: the operator's namespace, else --cluster-resource-namespace)",
+    )
+    parser.add_argument("--leader-election-lease-duration", type=float, default=15.0, metavar="SECONDS")
+    parser.add_argument("--leader-election-renew-deadline", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument("--leader-election-retry-period", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument(
         "--no-watch-list",
         dest="watch_list",
@@ -254,11 +270,34 @@ def api_client() -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+LEASE = "certwright-leader"
+
+
+def leader_election(options: argparse.Namespace, rest: Rest) -> LeaderElection:
+    settings = LeaseSettings(
+        lease_duration=options.leader_election_lease_duration,
+        renew_deadline=options.leader_election_renew_deadline,
+        retry_period=options.leader_election_retry_period,
+    )
+    namespace = options.leader_election_namespace or options.cluster_resource_namespace
+    identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    return LeaderElection(rest, namespace, LEASE, identity, settings)
+
+
+async def lead(election: LeaderElection, context: Context) -> None:
+    """Act once leading; when the Lease is lost, stop at once: the process exits (its in-flight work is
+    resumed from status by the next leader), so that it never acts beside another."""
+    await election.run(started=context.runner.resume)
+    logging.shutdown()
+    os._exit(3)
+
+
 async def run(options: argparse.Namespace) -> None:
     if options.metrics_address:
         host, _, port = options.metrics_address.rpartition(":")
         prometheus_client.start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0")
     loop = asyncio.get_running_loop()
+    background: list[asyncio.Task[None]] = []
     loop.set_default_executor(ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="certwright-io"))
     kube_client = api_client()
     kube = Kube(kube_client)
@@ -291,6 +330,10 @@ async def run(options: argparse.Namespace) -> None:
     context.secrets.start()
     context.accounts.secrets = context.secrets
     context.scheduler = Scheduler(context.wake_certificate, context.clock)
+    if options.leader_elect:
+        election = leader_election(options, rest)
+        context.runner.paused = True  # watches fill the caches; nothing acts before this replica leads
+        background.append(loop.create_task(lead(election, context), name="leader-election"))
     gateway_api = await loop.run_in_executor(None, serves_gateways, rest)
     await kopf.operator(
         registry=build_registry(gateway_api=gateway_api, watch_list=options.watch_list),

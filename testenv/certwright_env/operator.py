@@ -51,9 +51,10 @@ def install(env: Environment) -> None:
 class OperatorProcess:
     """The operator as a real process; ``kill`` is SIGKILL, for crash tests."""
 
-    def __init__(self, env: Environment, *extra: str) -> None:
+    def __init__(self, env: Environment, *extra: str, name: str = "operator") -> None:
         self.env = env
         self.extra = extra
+        self.name = name  # of its log file (a second replica needs its own)
         self.child: Child | None = None
         self.starts = 0
         self.metrics_address = f"{env.loopback}:{free_port(env.loopback)}"  # kept across restarts
@@ -68,7 +69,7 @@ class OperatorProcess:
         self.starts += 1
         python_path = os.pathsep.join([str(REPO / "operator"), os.environ.get("PYTHONPATH", "")])
         self.child = spawn(
-            f"operator-{self.starts}" if self.starts > 1 else "operator",
+            f"{self.name}-{self.starts}" if self.starts > 1 else self.name,
             [
                 sys.executable,
                 "-m",

@@ -59,6 +59,8 @@ def test_the_defaults_render_what_a_user_installs(helm: Path) -> None:
         "CustomResourceDefinition/clusterissuers.certwright.dev",
         "CustomResourceDefinition/issuers.certwright.dev",
         "Deployment/certwright",
+        "Role/certwright-leader-election",
+        "RoleBinding/certwright-leader-election",
         "Service/certwright-metrics",
         "ServiceAccount/certwright",
     ]

@@ -87,15 +87,23 @@ class KeyedRunner:
         self.after_burst = after_burst
         self.limit = limit
         self.passes = 0
+        self.paused = False  # a standby replica: keys wait until it leads
 
     def trigger(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
         if key in self.running:
             self.again.add(key)
             return
-        if len(self.running) >= self.limit:
+        if self.paused or len(self.running) >= self.limit:
             self.waiting.setdefault(key, work)
             return
         self._start(key, work)
+
+    def resume(self) -> None:
+        """Start what waited while paused (this replica now leads)."""
+        self.paused = False
+        while self.waiting and len(self.running) < self.limit:
+            key = next(iter(self.waiting))
+            self._start(key, self.waiting.pop(key))
 
     def busy(self, key: str) -> bool:
         return key in self.running or key in self.waiting

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from certwright.kube.context import KeyedRunner
 from certwright.kube.store import CompactBodies
@@ -58,3 +59,28 @@ def test_the_runner_says_when_a_burst_is_over() -> None:
 
     asyncio.run(main())
     assert bursts == [1], "once after the burst of five; a single pass later is no burst"
+
+
+def test_a_paused_runner_keeps_keys_until_it_resumes() -> None:
+    ran: list[str] = []
+    runner = KeyedRunner()
+    runner.paused = True
+
+    async def main() -> None:
+        def work(key: str) -> Callable[[], Awaitable[None]]:
+            async def run() -> None:
+                ran.append(key)
+
+            return run
+
+        runner.trigger("a", work("a"))
+        runner.trigger("b", work("b"))
+        runner.trigger("a", work("a"))
+        await asyncio.sleep(0.01)
+        assert ran == [], "a standby acts on nothing"
+        runner.resume()
+        while runner.running:
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert ran == ["a", "b"], "each key once, in the order it came"
