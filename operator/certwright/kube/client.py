@@ -210,9 +210,13 @@ class Kube:
         body = {"metadata": {"resourceVersion": resource_version, "ownerReferences": [owner_reference]}}
         await self.merge_patch(api.CERTIFICATES, namespace, name, body)
 
-    async def delete_certificate(self, namespace: str, name: str) -> None:
-        with contextlib.suppress(NotFound):
+    async def delete_certificate(self, namespace: str, name: str) -> bool:
+        """Delete a Certificate; False when it was gone already."""
+        try:
             await self._call("DELETE", path(api.GROUP, api.VERSION, api.CERTIFICATES, namespace, name))
+        except NotFound:
+            return False
+        return True
 
     # -- Events ----------------------------------------------------------------------------------
 

@@ -99,7 +99,12 @@ class CertificateShim:
         for name, spec in plan.certificates.items():
             await self._converge(source, name, spec)
         for name in owned - set(plan.certificates):
-            await self.context.kube.delete_certificate(namespace, name)
+            deleted = await self.context.kube.delete_certificate(namespace, name)
+            # Forgotten at once: a pass that runs before the watch brings the deletion must not delete
+            # (and announce) it again.
+            self.context.remember_certificate(f"{namespace}/{name}", None)
+            if not deleted:
+                continue
             await self._event(
                 source,
                 "Normal",

@@ -44,8 +44,9 @@ class Kube:
     async def patch_certificate_spec(self, namespace: str, name: str, spec: dict[str, Any]) -> None:
         self.patched.append((f"{namespace}/{name}", spec))
 
-    async def delete_certificate(self, namespace: str, name: str) -> None:
+    async def delete_certificate(self, namespace: str, name: str) -> bool:
         self.deleted.append(f"{namespace}/{name}")
+        return True
 
     async def event(self, involved: dict[str, Any], kind: str, reason: str, message: str, now: Any) -> None:
         self.events.append((involved["kind"], reason, message))
