@@ -271,6 +271,7 @@ def api_client() -> client.ApiClient:
 
 
 LEASE = "certwright-leader"
+STOP_GRACE = 3.0  # seconds running passes get to end at shutdown, well within a Pod's termination grace
 
 
 def leader_election(options: argparse.Namespace, rest: Rest) -> LeaderElection:
@@ -330,11 +331,28 @@ async def run(options: argparse.Namespace) -> None:
     context.secrets.start()
     context.accounts.secrets = context.secrets
     context.scheduler = Scheduler(context.wake_certificate, context.clock)
-    if options.leader_elect:
-        election = leader_election(options, rest)
+    election = leader_election(options, rest) if options.leader_elect else None
+    if election is not None:
         context.runner.paused = True  # watches fill the caches; nothing acts before this replica leads
         background.append(loop.create_task(lead(election, context), name="leader-election"))
     gateway_api = await loop.run_in_executor(None, serves_gateways, rest)
+    try:
+        await run_kopf(options, context, gateway_api)
+    finally:
+        await stand_down(context, election, background)
+
+
+async def stand_down(context: Context, election: LeaderElection | None, background: list[asyncio.Task[None]]) -> None:
+    """On shutdown: stop renewing, stop acting (passes get a moment to end), then hand the Lease over."""
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
+    await context.runner.stop(grace=STOP_GRACE)
+    if election is not None:
+        await election.release()
+
+
+async def run_kopf(options: argparse.Namespace, context: Context, gateway_api: bool) -> None:
     await kopf.operator(
         registry=build_registry(gateway_api=gateway_api, watch_list=options.watch_list),
         standalone=True,

@@ -105,6 +105,18 @@ class KeyedRunner:
             key = next(iter(self.waiting))
             self._start(key, self.waiting.pop(key))
 
+    async def stop(self, grace: float) -> None:
+        """Start nothing more; give running passes ``grace`` seconds to end, then cancel the rest (what a
+        cancelled pass left is resumed from status, as after a crash)."""
+        self.paused = True
+        running = list(self.running.values())
+        if not running:
+            return
+        _, unfinished = await asyncio.wait(running, timeout=grace)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+
     def busy(self, key: str) -> bool:
         return key in self.running or key in self.waiting
 
@@ -124,7 +136,7 @@ class KeyedRunner:
                     return
         finally:
             self.running.pop(key, None)
-            while self.waiting and len(self.running) < self.limit:
+            while self.waiting and len(self.running) < self.limit and not self.paused:
                 following = next(iter(self.waiting))
                 self._start(following, self.waiting.pop(following))
             if not self.running and self.passes >= self.BURST:

@@ -13,6 +13,10 @@ request times out within it), and stops acting once ``renew_deadline`` has passe
 successful renewal: by t0 + ``renew_deadline`` + ``retry_period``. With the defaults, 15 s, 10 s and
 2 s, the old leader has stopped at least 3 s before anyone else can start (``validate`` refuses settings
 without that margin).
+
+A leader that shuts down (SIGTERM: a rolling update, ``kubectl delete pod``) first stops acting, then
+``release``s the Lease by clearing its holder, so a standby takes over within ``retry_period`` instead of
+waiting out ``lease_duration``.
 """
 
 from __future__ import annotations
@@ -102,6 +106,40 @@ class LeaderElection:
                     self.settings.renew_deadline,
                 )
                 return
+
+    async def release(self) -> None:
+        """Give the Lease up, once this replica has stopped acting; a no-op unless it leads."""
+        if not self.leading:
+            return
+        self.leading = False
+        try:
+            released = await asyncio.to_thread(self._release)
+        except (client.ApiException, OSError) as error:
+            log.info("Lease %s/%s not released: %s", self.namespace, self.name, getattr(error, "reason", error))
+            return
+        if released:
+            log.info("%s released the Lease %s/%s", self.identity, self.namespace, self.name)
+
+    def _release(self) -> bool:
+        timeout = self.settings.retry_period
+        lease = self.rest.request("GET", self.url, timeout=timeout)
+        spec = lease.get("spec") or {}
+        if spec.get("holderIdentity") != self.identity:
+            return False  # already taken: nothing of ours to give up
+        now = _micro_time(self.wall())
+        lease["spec"] = {
+            "leaseDurationSeconds": 1,
+            "acquireTime": now,
+            "renewTime": now,
+            "leaseTransitions": int(spec.get("leaseTransitions") or 0),
+        }
+        try:
+            self.rest.request("PUT", self.url, body=lease, timeout=timeout)
+        except client.ApiException as conflict:
+            if conflict.status == 409:
+                return False
+            raise
+        return True
 
     async def _try(self) -> bool:
         """Take or renew the Lease; False when another holds it, or on any failure."""

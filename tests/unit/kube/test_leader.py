@@ -71,7 +71,7 @@ class Leases:
         self.version += 1
         self.lease = copy.deepcopy(body)
         self.lease["metadata"]["resourceVersion"] = str(self.version)
-        self.writes.append(body["spec"]["holderIdentity"])
+        self.writes.append(body["spec"].get("holderIdentity", ""))  # "": released
         return copy.deepcopy(self.lease)
 
 
@@ -148,3 +148,53 @@ def test_a_standby_waits_while_the_holder_renews_and_takes_over_after_the_lease_
 def test_settings_that_could_let_two_leaders_act_are_refused(settings: LeaseSettings, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         settings.validate()
+
+
+def test_a_leader_that_shuts_down_releases_the_lease_and_the_standby_takes_it_within_a_retry_period() -> None:
+    leases, clock = Leases(), Clock()
+    leader, standby = candidate(leases, clock, "a"), candidate(leases, clock, "b")
+    took_over: list[float] = []
+
+    async def main() -> None:
+        first = asyncio.create_task(leader.run(lambda: None))
+        await clock.advance(1)
+        second = asyncio.create_task(standby.run(lambda: took_over.append(clock.now)))
+        await clock.advance(20)
+        assert took_over == []
+        first.cancel()  # SIGTERM: renewals stop, then the Lease is given up
+        await asyncio.gather(first, return_exceptions=True)
+        await leader.release()
+        released_at = clock.now
+        assert not leader.leading
+        while not took_over:
+            await clock.advance(0.5)
+        assert took_over[0] - released_at <= LeaseSettings().retry_period
+        second.cancel()
+        await standby.release()  # b leads now; a's second release would find nothing of its own
+        await leader.release()
+
+    asyncio.run(main())
+    assert leases.writes.count("") == 2, "a released, then b on its way out; a's second release wrote nothing"
+    assert leases.lease is not None
+    assert "holderIdentity" not in leases.lease["spec"], "b released on its way out too"
+    assert leases.lease["spec"]["leaseTransitions"] == 1
+
+
+def test_a_release_leaves_a_lease_that_another_replica_took_alone() -> None:
+    leases, clock = Leases(), Clock()
+    leader = candidate(leases, clock, "a")
+
+    async def main() -> None:
+        first = asyncio.create_task(leader.run(lambda: None))
+        await clock.advance(1)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        assert leases.lease is not None
+        leases.lease["spec"]["holderIdentity"] = "b"  # b took it after a's lease ran out
+        writes = len(leases.writes)
+        await leader.release()
+        assert len(leases.writes) == writes, "nothing written"
+
+    asyncio.run(main())
+    assert leases.lease is not None
+    assert leases.lease["spec"]["holderIdentity"] == "b"

@@ -84,3 +84,33 @@ def test_a_paused_runner_keeps_keys_until_it_resumes() -> None:
 
     asyncio.run(main())
     assert ran == ["a", "b"], "each key once, in the order it came"
+
+
+def test_a_stopping_runner_lets_short_passes_end_cancels_long_ones_and_starts_nothing_more() -> None:
+    ended: list[str] = []
+    cancelled: list[str] = []
+    runner = KeyedRunner(limit=2)
+
+    async def main() -> None:
+        def work(key: str, seconds: float) -> Callable[[], Awaitable[None]]:
+            async def run() -> None:
+                try:
+                    await asyncio.sleep(seconds)
+                except asyncio.CancelledError:
+                    cancelled.append(key)
+                    raise
+                ended.append(key)
+
+            return run
+
+        runner.trigger("short", work("short", 0.01))
+        runner.trigger("long", work("long", 60))
+        runner.trigger("waiting", work("waiting", 0))
+        await runner.stop(grace=0.2)
+        runner.trigger("late", work("late", 0))
+        await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert ended == ["short"], "the waiting key did not start when the short pass ended"
+    assert cancelled == ["long"]
+    assert not runner.running
