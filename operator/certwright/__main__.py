@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import os
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -136,6 +137,7 @@ def build_registry(*, gateway_api: bool = False, watch_list: bool = True) -> kop
         # A worker per object lives this long after its last event, holding that event's body (kopf's
         # default is 5 s): a start-up with thousands of Ingresses does not keep them all at once.
         settings.queueing.idle_timeout = 0.5
+        settings.networking.error_backoffs = RetryForever()
 
     certificates.setup(registry)
     ingresses.setup(registry)
@@ -268,6 +270,16 @@ def api_client() -> client.ApiClient:
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     configuration.connection_pool_maxsize = IO_THREADS + 8  # and the watches' threads
     return client.ApiClient(configuration)
+
+
+class RetryForever:
+    """kopf's delays between retries of a failed API request, never exhausted. kopf lets a watch fail
+    for good once its retries run out (a minute by default), and the operator stops with it; an API
+    server can be away longer than that in a control-plane upgrade. Iterated afresh for each request."""
+
+    def __iter__(self) -> Iterator[float]:
+        yield from (1, 1, 2, 3, 5, 8, 13, 21)
+        yield from itertools.repeat(30)
 
 
 LEASE = "certwright-leader"

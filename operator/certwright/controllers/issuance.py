@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..acme.client import AcmeClient, Order
-from ..acme.errors import AcmeError, ProblemError, RateLimited
+from ..acme.errors import AccountDoesNotExist, AcmeError, ProblemError, RateLimited
 from ..domain import api
-from ..domain.conditions import ConditionType, Reason, set_condition, timestamp
+from ..domain.conditions import ConditionType, Reason, find_condition, set_condition, timestamp
 from ..domain.continuity import cert_id, differs, predecessor
 from ..domain.explain import explain, reason_for
 from ..domain.issuing import Trigger
@@ -29,7 +29,7 @@ from ..domain.renewal import ignored_note, renewal, retry_time
 from ..domain.specs import CertificateSpec, IssuerSpec
 from ..kube import builders
 from ..kube.client import ApiError, Conflict, NotFound
-from ..kube.context import Context
+from ..kube.context import Context, certificate_issuer_key
 from ..pki import certificates as pki_certificates
 from ..pki import keys as pki_keys
 from ..pki.csr import build_csr
@@ -95,6 +95,8 @@ class Issuance(Job):
             self._count("abandoned", Reason.SPEC_CHANGED)
         except IssuanceFailed as failure:
             await self._fail(failure)
+        except AccountDoesNotExist as error:
+            await self._fail(self._account_lost(error))
         except AcmeError as error:
             spent = isinstance(error, ProblemError) and error.problem.status in (403, 404)
             await self._fail(
@@ -110,6 +112,17 @@ class Issuance(Job):
                 await sweep_leftovers(
                     self.context, f"{self.namespace}/{self.name}", self.certificate, self.spec, idle=False
                 )
+
+    def _account_lost(self, error: AccountDoesNotExist) -> IssuanceFailed:
+        """The CA forgot the account (reset, as Pebble on a restart; or removed): the issuer registers it
+        again from its key, and the next attempt comes at once — but only once in a row, so a CA that
+        keeps forgetting is backed off like any other failure. The order went with the account."""
+        issuer = certificate_issuer_key(self.certificate)
+        log.warning("%s/%s: the CA does not know %s's account; registering it again", self.namespace, self.name, issuer)
+        self.context.account_lost(issuer)
+        previous = find_condition(self.status.get("conditions") or [], ConditionType.ISSUING) or {}
+        first = previous.get("reason") != Reason.ACCOUNT_NOT_FOUND
+        return IssuanceFailed(Reason.ACCOUNT_NOT_FOUND, explain(error), order_spent=True, at_once=first)
 
     # -- key and order ---------------------------------------------------------------------------
 
@@ -320,7 +333,11 @@ class Issuance(Job):
         log.warning("issuance of %s/%s failed: %s", self.namespace, self.name, failure)
         attempts = int(self.status.get("failedIssuanceAttempts") or 0) + 1
         limited = failure.reason == Reason.RATE_LIMITED
-        retry_at = timestamp(retry_time(now, attempts, failure.retry_after, rate_limited=limited))
+        retry_at = timestamp(
+            now + datetime.timedelta(seconds=1)
+            if failure.at_once
+            else retry_time(now, attempts, failure.retry_after, rate_limited=limited)
+        )
         message = f"{failure} (attempt {attempts}; next attempt at {retry_at})"
         patch = self._ended(failure.reason, message, now)
         patch.update(

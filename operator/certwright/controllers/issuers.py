@@ -23,6 +23,13 @@ from ..kube.status import record_ready
 def observe(context: Context, kind: str) -> Callable[[str, dict[str, Any]], None]:
     """The handler of the watch of ``kind`` (Issuer or ClusterIssuer)."""
 
+    def account_lost(key: str) -> None:
+        # Registered again from its key; the Certificates that use it are woken once it is.
+        if key.startswith(f"{kind}/") and key in context.issuers:
+            context.runner.trigger(key, lambda: reconcile(context, key))
+
+    context.account_lost_listeners.append(account_lost)
+
     def observed(event: str, body: dict[str, Any]) -> None:
         meta = body["metadata"]
         key = issuer_key(kind, meta.get("namespace"), meta["name"])

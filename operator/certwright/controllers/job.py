@@ -35,9 +35,16 @@ class IssuanceFailed(Exception):
     whether the order is unusable (a new one is needed next time)."""
 
     def __init__(
-        self, reason: Reason, message: str, *, order_spent: bool = False, retry_after: float | None = None
+        self,
+        reason: Reason,
+        message: str,
+        *,
+        order_spent: bool = False,
+        retry_after: float | None = None,
+        at_once: bool = False,
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.order_spent = order_spent
         self.retry_after = retry_after
+        self.at_once = at_once  # the cause is already dealt with: try again now, without back-off

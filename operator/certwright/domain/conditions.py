@@ -51,6 +51,7 @@ class Reason(StrEnum):
     ORDER_FAILED = "OrderFailed"
     RATE_LIMITED = "RateLimited"
     ACME_ERROR = "ACMEError"
+    ACCOUNT_NOT_FOUND = "AccountNotFound"  # the CA forgot the issuer's account: registered again from its key
     SECRET_WRITE_FAILED = "SecretWriteFailed"
     ISSUANCE_LOOP = "IssuanceLoop"
     # Issuing: DNS-01 failures (the reasons of certwright.dns.errors)

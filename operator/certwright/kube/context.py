@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
+
 from .. import memory
 from ..domain import api
 from ..domain.specs import IssuerRef
 from .accounts import AccountRegistry, issuer_key
 from .builders import controller_uid
-from .client import Kube
+from .client import ApiError, Conflict, Kube, NotFound
 from .metrics import ChallengeState, Metrics
 from .podwatch import SolverPodWatch
 from .scheduler import Scheduler
@@ -76,9 +78,15 @@ class KeyedRunner:
     order (a start-up with 10,000 Certificates keeps 10,000 keys waiting, not 10,000 tasks).
     ``after_burst`` is called when the runner falls idle after at least ``BURST`` passes (start-up, a
     bulk run): the moment to give memory back.
+
+    A pass that fails runs again after a back-off (5 s doubling to 5 minutes, per key): a refusal by
+    the API server or its absence (a restart, a namespace whose ServiceAccount is not there yet) is
+    not the end of an issuance. Those are logged in a line; anything else with its traceback.
     """
 
     BURST = 500
+    RETRY_FIRST = 5.0  # seconds
+    RETRY_MAX = 300.0
 
     def __init__(self, after_burst: Callable[[], None] | None = None, limit: int = 256) -> None:
         self.running: dict[str, asyncio.Task[None]] = {}
@@ -88,6 +96,7 @@ class KeyedRunner:
         self.limit = limit
         self.passes = 0
         self.paused = False  # a standby replica: keys wait until it leads
+        self.failures: dict[str, int] = {}  # failed passes in a row, by key
 
     def trigger(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
         if key in self.running:
@@ -104,6 +113,16 @@ class KeyedRunner:
         while self.waiting and len(self.running) < self.limit:
             key = next(iter(self.waiting))
             self._start(key, self.waiting.pop(key))
+
+    def _failed(self, key: str, work: Callable[[], Awaitable[None]], error: Exception) -> None:
+        failures = self.failures[key] = self.failures.get(key, 0) + 1
+        delay = min(self.RETRY_FIRST * 2 ** min(failures - 1, 10), self.RETRY_MAX)
+        if isinstance(error, (ApiError, NotFound, Conflict, urllib3.exceptions.HTTPError, OSError)):
+            cause = getattr(error, "reason", None) or error
+            log.warning("reconciling %s failed: %s; trying again in %g s", key, cause, delay)
+        else:
+            log.exception("reconciling %s failed; trying again in %g s", key, delay)
+        asyncio.get_running_loop().call_later(delay, self.trigger, key, work)
 
     async def stop(self, grace: float) -> None:
         """Start nothing more; give running passes ``grace`` seconds to end, then cancel the rest (what a
@@ -130,8 +149,10 @@ class KeyedRunner:
                 self.passes += 1
                 try:
                     await work()
-                except Exception:
-                    log.exception("reconciling %s failed", key)
+                except Exception as error:  # noqa: BLE001 - logged and retried in _failed
+                    self._failed(key, work, error)
+                    return
+                self.failures.pop(key, None)
                 if key not in self.again:
                     return
         finally:
@@ -166,6 +187,7 @@ class Context:
     ingress_events: set[tuple[Any, ...]] = field(default_factory=set)
     runner: KeyedRunner = field(default_factory=lambda: KeyedRunner(memory.trim))
     issuer_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    account_lost_listeners: list[Callable[[str], None]] = field(default_factory=list)  # the issuer controller
     certificate_listeners: list[Callable[[str], None]] = field(default_factory=list)
     # Told the last body of each Certificate that is deleted (an Ingress or Gateway makes its own again).
     certificate_gone_listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
@@ -235,6 +257,12 @@ class Context:
         """The Certificates (ns/name) that name the same Secret as ``key``, itself included."""
         body = self.certificates.get(key)
         return set(self.certificates_by_secret.get(_secret_key(body), (key,))) if body else {key}
+
+    def account_lost(self, issuer: str) -> None:
+        """The CA no longer knows the issuer's account: it is registered again from its key."""
+        self.accounts.forget(issuer)
+        for listener in self.account_lost_listeners:
+            listener(issuer)
 
     def wake_certificate(self, key: str) -> None:
         """Reconcile the Certificate ``namespace/name`` (its Secret changed, or something is due)."""

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import urllib3
+
 from .rest import Rest
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,14 @@ class LabelWatch:
                     reason = getattr(error, "reason", "")
                     log.warning(
                         "watch of %s failed: %s %s; fetching it again in %d s", self.name, status, reason, pause
+                    )
+                elif isinstance(error, (urllib3.exceptions.HTTPError, OSError)):  # no answer: expected, not a bug
+                    cause = getattr(error, "reason", None) or error
+                    log.warning(
+                        "watch of %s: the API server cannot be reached (%s); fetching it again in %d s",
+                        self.name,
+                        cause,
+                        pause,
                     )
                 else:
                     log.warning("watch of %s failed; fetching it again in %d s", self.name, pause, exc_info=True)

@@ -114,3 +114,28 @@ def test_a_stopping_runner_lets_short_passes_end_cancels_long_ones_and_starts_no
     assert ended == ["short"], "the waiting key did not start when the short pass ended"
     assert cancelled == ["long"]
     assert not runner.running
+
+
+def test_a_failed_pass_runs_again_after_a_back_off_that_grows_and_resets_on_success() -> None:
+    runner = KeyedRunner()
+    runner.RETRY_FIRST = 0.01
+    outcomes = [OSError("connection refused"), RuntimeError("a bug"), None, None]
+    ran: list[float] = []
+
+    async def main() -> None:
+        async def work() -> None:
+            ran.append(asyncio.get_running_loop().time())
+            outcome = outcomes.pop(0)
+            if outcome is not None:
+                raise outcome
+
+        runner.trigger("k", work)
+        while outcomes[:1] != [None] or runner.running:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)
+
+    asyncio.run(main())
+    assert len(ran) == 3, "failed twice, retried each time, then done: no retry after a success"
+    assert ran[1] - ran[0] >= 0.01, "not before the back-off"
+    assert ran[2] - ran[1] >= 0.02, "which doubles"
+    assert runner.failures == {}
