@@ -220,6 +220,8 @@ def _why(
 ) -> Trigger | None:
     status = certificate.get("status") or {}
     meta = certificate["metadata"]
+    issuing = find_condition(status.get("conditions") or [], ConditionType.ISSUING) or {}
+    stopped = issuing.get("reason") == Reason.ISSUANCE_LOOP  # the loop breaker's pause is not a failure to retry
     return why_issue(
         Inputs(
             spec,
@@ -229,6 +231,7 @@ def _why(
             context.clock(),
             meta["name"],
             status.get("certID"),
+            0 if stopped else int(status.get("failedIssuanceAttempts") or 0),
         )
     )
 

@@ -40,6 +40,7 @@ class Reason(StrEnum):
     SECRET_OVERWRITTEN = "SecretOverwritten"
     MANUAL_TRIGGER = "ManuallyTriggered"
     RENEWAL_DUE = "RenewalDue"
+    RETRYING = "Retrying"  # the last attempt failed; nothing else asks to issue (a forced renewal)
     # Issuing: progress and failures
     ORDER_CREATED = "OrderCreated"
     PRESENTED = "ChallengePresented"

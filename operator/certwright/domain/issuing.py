@@ -61,6 +61,7 @@ class Inputs:
     now: datetime.datetime
     certificate_name: str = ""
     issued_cert_id: str | None = None  # status.certID: the certificate certwright last put in the Secret
+    failed_attempts: int = 0  # status.failedIssuanceAttempts, when the last attempt failed (not a loop stop)
 
 
 Check = Callable[[Inputs], Trigger | None]
@@ -186,6 +187,14 @@ def _renewal_due(i: Inputs) -> Trigger | None:
     return None
 
 
+def _retry_after_failure(i: Inputs) -> Trigger | None:
+    """An attempt failed and nothing above still asks for one — a forced renewal, whose annotation went
+    when it started: its next attempt comes at the time status promised, not never."""
+    if i.failed_attempts > 0:
+        return Trigger(Reason.RETRYING, f"attempt {i.failed_attempts} failed; trying again")
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
     _secret_missing,
     _secret_incomplete,
@@ -197,6 +206,7 @@ CHECKS: tuple[Check, ...] = (
     _key_spec_changed,
     _manual_trigger,
     _renewal_due,
+    _retry_after_failure,
 )
 
 

@@ -74,6 +74,8 @@ def is_repeat(
     """True when this issuance is one the renewal schedule does not explain."""
     if forced or history.not_before is None or history.not_after is None:
         return False  # a person asked, or there is no certificate yet
+    if trigger.reason == Reason.RETRYING:
+        return False  # the last attempt issued nothing: a retry after a failure repeats no issuance
     if history.generation is not None and generation != history.generation:
         return False  # the spec changed since the certificate was issued
     if now >= earliest_renewal(history.not_before, history.not_after):

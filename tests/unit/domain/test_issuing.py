@@ -131,6 +131,7 @@ SINGLE: list[tuple[Spoil, Reason, str]] = [
         Reason.RENEWAL_DUE,
         "renewal was due",
     ),
+    (lambda w: dataclasses.replace(w.inputs, failed_attempts=3), Reason.RETRYING, "attempt 3 failed; trying again"),
 ]
 
 
@@ -156,6 +157,7 @@ SINGLE: list[tuple[Spoil, Reason, str]] = [
         "renew-annotation",
         "renewal-due-exactly",
         "renewal-overdue",
+        "retry-after-failure",
     ],
 )
 def test_each_check_fires_with_its_reason(world: World, spoil: Spoil, reason: Reason, says: str) -> None:
@@ -215,6 +217,7 @@ def test_what_does_not_trigger(world: World, spoil: Spoil) -> None:
             lambda w: dataclasses.replace(w.inputs, certificate_annotations=MANUAL, now=RENEWAL),
             Reason.MANUAL_TRIGGER,
         ),
+        (lambda w: dataclasses.replace(w.inputs, failed_attempts=2, now=RENEWAL), Reason.RENEWAL_DUE),
     ],
     ids=[
         "missing-over-manual-and-due",
@@ -225,6 +228,7 @@ def test_what_does_not_trigger(world: World, spoil: Spoil) -> None:
         "names-over-key-spec",
         "key-spec-over-manual",
         "manual-over-due",
+        "due-over-retry",
     ],
 )
 def test_an_earlier_check_wins(world: World, spoil: Spoil, reason: Reason) -> None:

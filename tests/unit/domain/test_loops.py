@@ -49,6 +49,7 @@ def history(**fields: Any) -> History:
             False,
         ),
         (DUE, datetime.timedelta(minutes=1), {}, 1, False, True),
+        (Trigger(Reason.RETRYING, "attempt 1 failed"), datetime.timedelta(minutes=1), {}, 1, False, False),
     ],
     ids=[
         "secret-deleted-right-after-issuance",
@@ -61,6 +62,7 @@ def history(**fields: Any) -> History:
         "ari-window-already-past",
         "early-moment-of-a-future-ari-window",
         "due-in-the-first-third-without-a-window",
+        "a-retry-after-a-failure-repeats-no-issuance",
     ],
 )
 def test_is_repeat(
