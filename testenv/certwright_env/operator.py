@@ -20,6 +20,7 @@ import yaml
 
 from .binaries import ensure_helm
 from .environment import REPO, Environment, KubectlError
+from .probes import eventually
 from .processes import Child, free_port, spawn
 
 NAMESPACE = "certwright"
@@ -127,7 +128,9 @@ class HelmRelease:
         return completed
 
     def install(self, *values: str) -> subprocess.CompletedProcess[str]:
-        """``helm upgrade --install --wait`` with the environment's settings and ``values`` (``key=value``)."""
+        """``helm upgrade --install --wait`` with the environment's settings and ``values`` (``key=value``),
+        then until the rollout is complete: Helm 3's wait ends once the new Pods are Ready, while the old
+        ones may still be running beside them."""
         if self.env.kubectl("get", "namespace", self.namespace, check=False).returncode != 0:
             self.env.kubectl("create", "namespace", self.namespace)
             self.env.kubectl("label", "namespace", self.namespace, "pod-security.kubernetes.io/enforce=restricted")
@@ -137,7 +140,20 @@ class HelmRelease:
             *values,
         ]
         arguments = ["upgrade", "--install", self.name, str(REPO / "charts" / "certwright"), "--wait", "--timeout=120s"]
-        return self.run(*arguments, *[f"--set={value}" for value in settings])
+        completed = self.run(*arguments, *[f"--set={value}" for value in settings])
+        selector = f"--selector=app.kubernetes.io/instance={self.name}"
+        self.env.kubectl("rollout", "status", "deployment", selector, "-n", self.namespace, "--timeout=55s")
+        return completed
 
     def uninstall(self) -> None:
+        """``helm uninstall --wait``, then until the release's Pods are gone: Helm deletes the Deployment,
+        and its Pods stop later; one that still leads still acts, and must not serve what the next
+        release is tested on."""
         self.run("uninstall", self.name, "--wait", "--timeout=120s")
+        selector = f"app.kubernetes.io/instance={self.name}"
+        eventually(
+            lambda: self.env.kubectl("get", "pods", "-n", self.namespace, "-l", selector, "-o", "name").stdout,
+            lambda listed: not listed.strip(),
+            timeout=90,
+            what=f"the Pods of release {self.name} are gone",
+        )

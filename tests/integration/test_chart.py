@@ -59,6 +59,7 @@ def test_the_defaults_render_what_a_user_installs(helm: Path) -> None:
         "CustomResourceDefinition/clusterissuers.certwright.dev",
         "CustomResourceDefinition/issuers.certwright.dev",
         "Deployment/certwright",
+        "PodDisruptionBudget/certwright",
         "Role/certwright-leader-election",
         "RoleBinding/certwright-leader-election",
         "Service/certwright-metrics",
@@ -69,7 +70,6 @@ def test_the_defaults_render_what_a_user_installs(helm: Path) -> None:
     deployment = next(d for d in _documents(rendered) if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert container["image"] == "ghcr.io/certwright/certwright:0.1.0"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -78,6 +78,82 @@ def test_the_defaults_render_what_a_user_installs(helm: Path) -> None:
     assert not [d for d in _documents(without) if d["kind"] == "CustomResourceDefinition"]
     monitored = chart.render("--set", "metrics.serviceMonitor.enabled=true", helm=helm)
     assert "ServiceMonitor/certwright" in _kinds(monitored)
+
+
+def test_the_defaults_run_two_replicas_with_leader_election(helm: Path) -> None:
+    documents = _documents(chart.render(helm=helm))
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert {
+        "--leader-elect",
+        "--leader-election-namespace=certwright",
+        "--leader-election-lease-duration=15",
+        "--leader-election-renew-deadline=10",
+        "--leader-election-retry-period=2",
+    } <= set(pod["containers"][0]["args"])
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    budget = next(d for d in documents if d["kind"] == "PodDisruptionBudget")
+    assert budget["apiVersion"] == "policy/v1"
+    assert budget["spec"] == {"minAvailable": 1, "selector": {"matchLabels": selector}}
+    assert pod["affinity"] == {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "topologyKey": "kubernetes.io/hostname",
+                        "labelSelector": {"matchLabels": selector},
+                    },
+                }
+            ]
+        }
+    }
+
+
+def test_one_replica_without_leader_election_is_recreated_and_has_no_budget(helm: Path) -> None:
+    rendered = chart.render("--set", "replicaCount=1", "--set", "leaderElection.enabled=false", helm=helm)
+    documents = _documents(rendered)
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [arg for arg in args if arg.startswith("--leader-elect")]
+    kinds = _kinds(rendered)
+    assert "PodDisruptionBudget/certwright" not in kinds
+    assert "Role/certwright-leader-election" not in kinds, "no Lease RBAC without leader election"
+    assert "RoleBinding/certwright-leader-election" not in kinds
+
+
+def test_leader_election_values_reach_the_flags_and_the_budget(helm: Path) -> None:
+    rendered = chart.render(
+        "--set", "replicaCount=3",
+        "--set", "leaderElection.leaseDuration=30",
+        "--set", "leaderElection.renewDeadline=20",
+        "--set", "leaderElection.retryPeriod=5",
+        "--set", "podDisruptionBudget.maxUnavailable=1",
+        "--set-json", 'affinity={"nodeAffinity": {}}',
+        helm=helm,
+    )  # fmt: skip
+    documents = _documents(rendered)
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 3
+    assert {
+        "--leader-election-lease-duration=30",
+        "--leader-election-renew-deadline=20",
+        "--leader-election-retry-period=5",
+    } <= set(pod["containers"][0]["args"])
+    assert pod["affinity"] == {"nodeAffinity": {}}, "a given affinity replaces the default"
+    budget = next(d for d in documents if d["kind"] == "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert "minAvailable" not in budget["spec"], "the API server refuses both"
+    disabled = chart.render("--set", "podDisruptionBudget.enabled=false", helm=helm)
+    assert "PodDisruptionBudget/certwright" not in _kinds(disabled)
 
 
 def test_values_change_what_they_name(helm: Path) -> None:
@@ -97,7 +173,7 @@ def test_values_change_what_they_name(helm: Path) -> None:
     assert {"--log-format=json", "--default-issuer=ClusterIssuer/letsencrypt", "--namespace=shop"} <= set(
         container["args"]
     )
-    role = next(d for d in documents if d["kind"] == "Role")
+    role = next(d for d in documents if d["kind"] == "Role" and d["metadata"]["name"] == "certwright")
     assert role["metadata"]["namespace"] == "shop"
     assert not [d for d in documents if d["kind"].startswith("Cluster") and d["kind"] != "CustomResourceDefinition"]
     assert "clusterissuers" not in yaml.safe_dump(role)
@@ -133,6 +209,12 @@ def test_the_dashboard_and_the_alerts_render_when_enabled(helm: Path) -> None:
         ("image.pullPolicy=Sometimes", "pullPolicy"),
         ("dashboard.enable=true", "enable"),
         ("prometheusRule.enabled=yes", "enabled"),
+        ("leaderElection.leaseDuration=-1", "leaderElection/leaseDuration"),
+        ("leaderElection.retryPeriod=often", "leaderElection/retryPeriod"),
+        ("leaderElection.leaseDuration=12", "leaderElection.leaseDuration (12)"),
+        ("leaderElection.retryPeriod=10", "leaderElection.retryPeriod (10)"),
+        ("replicaCount=2,leaderElection.enabled=false", "replicaCount is 2 but leaderElection.enabled is false"),
+        ("podDisruptionBudget.minAvailable=half", "podDisruptionBudget/minAvailable"),
     ],
 )
 def test_a_wrong_value_is_refused_with_its_field_named(helm: Path, value: str, field: str) -> None:

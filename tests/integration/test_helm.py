@@ -1,4 +1,5 @@
-"""`helm install` on the real node: the operator runs as a Pod from the local image (issue 12).
+"""`helm install` on the real node: the operator runs as Pods from the local image (issue 12), two
+replicas of which one leads (the Lease certwright-leader, issue 17).
 
 These take the machine's one node in an environment of their own, without the session's operator
 process (two operators would fight over the same Certificates), so they run first.
@@ -6,6 +7,7 @@ process (two operators would fight over the same Certificates), so they run firs
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.request
@@ -30,12 +32,17 @@ from .certwright import (
     namespace,
     operator_pods,
     orders,
+    ready_count,
     rfc2136,
     tsig_secret,
     wait_ready,
 )
 
 pytestmark = pytest.mark.owns_node
+
+REPLICAS = 2  # the chart's default
+LEASE = "certwright-leader"
+BURST = 100
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +60,8 @@ def release(cluster: Environment) -> HelmRelease:
     started = time.monotonic()
     release.install()
     print(f"helm install → Deployment Available in {time.monotonic() - started:.1f} s")
+    _leader_pod(cluster)
+    print(f"helm install → a Pod leads in {time.monotonic() - started:.1f} s")
     return release
 
 
@@ -88,27 +97,58 @@ def test_helm_install_refuses_a_wrong_value_naming_it(cluster: Environment) -> N
     assert release.run("status", "refused", check=False).returncode != 0, "nothing was installed"
 
 
-def _operator_pod(env: Environment) -> dict[str, Any]:
-    running = operator_pods(env)
-    assert len(running) == 1, [p["metadata"]["name"] for p in running]
-    return running[0]
+def _holder(env: Environment) -> str:
+    """The Lease's holder identity; "" while there is none (no Lease yet, or released)."""
+    found = env.kubectl("get", "lease", LEASE, "-n", "certwright", "-o", "json", check=False)
+    if found.returncode != 0:
+        return ""
+    holder: str = (json.loads(found.stdout).get("spec") or {}).get("holderIdentity") or ""
+    return holder
+
+
+def _leader_pod(env: Environment) -> dict[str, Any]:
+    """The running operator Pod that holds the Lease, once one does: the identity is
+    "<hostname>_<random>", and a Pod's hostname is its name."""
+
+    def leading() -> dict[str, Any] | None:
+        holder = _holder(env)
+        return next((p for p in operator_pods(env) if holder.startswith(p["metadata"]["name"] + "_")), None)
+
+    leader: dict[str, Any] = eventually(leading, bool, timeout=60, what="a running operator Pod holds the Lease")
+    return leader
+
+
+def _pod_names(env: Environment) -> set[str]:
+    return {pod["metadata"]["name"] for pod in operator_pods(env)}
 
 
 def _orders(env: Environment) -> int:
     return orders(env, "certwright", "pebble-cluster")
 
 
-def test_the_operator_runs_as_a_hardened_pod_and_issues(cluster: Environment, issued: dict[str, Any]) -> None:
-    pod = _operator_pod(cluster)
-    name = pod["metadata"]["name"]
+def _leftovers(env: Environment, ns: str) -> list[str]:
+    """Solver Pods, Services and Ingresses, Challenges and next-key Secrets in ``ns`` (as test_crashes)."""
+    solver = env.kubectl(
+        "get", "pods,services,ingresses", "-n", ns, "-l", "certwright.dev/solver=http01", "-o", "name"
+    ).stdout.split()
+    challenges = env.kubectl("get", "challenges", "-n", ns, "-o", "name").stdout.split()
+    secrets = [
+        s for s in env.kubectl("get", "secrets", "-n", ns, "-o", "name").stdout.split() if s.endswith("-next-key")
+    ]
+    return solver + challenges + secrets
 
-    def run(*command: str) -> Any:
-        return cluster.kubectl("exec", "-n", "certwright", name, "--", *command, check=False)
 
-    assert run("id", "-u").stdout.strip() == "65532"
-    refused = run("touch", "/written")
-    assert "Read-only file system" in refused.stderr
-    assert run("test", "-s", "/var/run/secrets/kubernetes.io/serviceaccount/token").returncode == 0
+def test_the_operator_runs_as_hardened_pods_and_the_leader_issues(cluster: Environment, issued: dict[str, Any]) -> None:
+    assert len(_pod_names(cluster)) == REPLICAS
+    leader = _leader_pod(cluster)["metadata"]["name"]
+    for name in _pod_names(cluster):
+        run = functools.partial(cluster.kubectl, "exec", "-n", "certwright", name, "--", check=False)
+        assert run("id", "-u").stdout.strip() == "65532"
+        refused = run("touch", "/written")
+        assert "Read-only file system" in refused.stderr
+        assert run("test", "-s", "/var/run/secrets/kubernetes.io/serviceaccount/token").returncode == 0
+    logs = cluster.kubectl("logs", "-n", "certwright", leader).stdout
+    assert " leads (Lease certwright/certwright-leader)" in logs
     assert leaf_names(cluster, "web-tls", issued["namespace"]) == sorted(issued["names"])
     assert _orders(cluster) == 1
 
@@ -134,23 +174,30 @@ def test_the_operator_pod_issues_a_wildcard_over_dns01(cluster: Environment, iss
     assert cluster.bind.query(f"_acme-challenge.{base}.", "TXT") == []
 
 
-def test_an_upgrade_rolls_the_pod_issues_nothing_again_and_logs_json(
+def test_an_upgrade_rolls_the_pods_issues_nothing_again_and_logs_json(
     cluster: Environment, release: HelmRelease, issued: dict[str, Any]
 ) -> None:
-    before = _operator_pod(cluster)["metadata"]["name"]
+    before = _pod_names(cluster)
     cert_id = get(cluster, "certificate", "web", issued["namespace"])["status"]["certID"]
+    placed = _orders(cluster)
     release.install("logFormat=json")
-    after = _operator_pod(cluster)
-    assert after["metadata"]["name"] != before, "a changed value rolls the Pod"
-    time.sleep(5)  # the new operator has listed and judged every Certificate by now
+    upgraded = time.monotonic()
+    after = _pod_names(cluster)
+    assert len(after) == REPLICAS
+    assert not after & before, "a changed value rolls every Pod"
+    leader = _leader_pod(cluster)["metadata"]["name"]
+    print(f"helm upgrade → a new Pod leads {time.monotonic() - upgraded:.1f} s after the rollout")
+    time.sleep(5)  # the new leader has listed and judged every Certificate by now
     assert get(cluster, "certificate", "web", issued["namespace"])["status"]["certID"] == cert_id
-    assert _orders(cluster) == 1
-    logs = cluster.kubectl("logs", "-n", "certwright", after["metadata"]["name"]).stdout.splitlines()
-    assert logs, "the operator logged its start"
-    for line in logs:
-        record = json.loads(line)  # every line is one JSON object
-        assert {"time", "level", "logger", "message"} <= record.keys()
-    assert "PRIVATE KEY" not in "\n".join(logs)
+    assert _orders(cluster) == placed
+    for name in after:
+        logs = cluster.kubectl("logs", "-n", "certwright", name).stdout.splitlines()
+        assert logs, "the operator logged its start"
+        records = [json.loads(line) for line in logs]  # every line is one JSON object
+        assert all({"time", "level", "logger", "message"} <= record.keys() for record in records)
+        assert "PRIVATE KEY" not in "\n".join(logs)
+        leads = any(" leads (Lease " in record["message"] for record in records)
+        assert leads == (name == leader), "the leader says it leads, the standby does not"
 
 
 def test_uninstall_keeps_crds_certificates_and_secrets_and_a_reinstall_issues_nothing(
@@ -158,18 +205,54 @@ def test_uninstall_keeps_crds_certificates_and_secrets_and_a_reinstall_issues_no
 ) -> None:
     space = issued["namespace"]
     cert_id = get(cluster, "certificate", "web", space)["status"]["certID"]
+    placed = _orders(cluster)
+    started = time.monotonic()
     release.uninstall()
+    print(f"helm uninstall → its Pods gone in {time.monotonic() - started:.1f} s")
     assert cluster.kubectl("get", "deployment", "certwright", "-n", "certwright", check=False).returncode != 0
     assert cluster.kubectl("get", "crd", "certificates.certwright.dev", check=False).returncode == 0
     assert get(cluster, "certificate", "web", space)["status"]["certID"] == cert_id
     assert leaf_names(cluster, "web-tls", space) == sorted(issued["names"])
 
     release.install()
+    _leader_pod(cluster)  # the Lease outlives the release: a new Pod takes it over
     time.sleep(5)
     ready = get(cluster, "certificate", "web", space)
     assert condition(ready, "Ready").get("status") == "True"
     assert ready["status"]["certID"] == cert_id
-    assert _orders(cluster) == 1
+    assert _orders(cluster) == placed
+
+
+def test_the_leader_pod_deleted_during_a_burst_of_100_orders_once_each_and_leaves_nothing(
+    cluster: Environment, release: HelmRelease
+) -> None:
+    """`kubectl delete pod` of the leader (SIGTERM, as a drain or a rollout does) two seconds into a
+    burst: the standby takes the Lease over and finishes. Counted in Pebble's own record, for an account
+    of the burst's own ClusterIssuer: one order per Certificate."""
+    space = namespace(cluster)
+    reference = {"name": "pebble-burst", "kind": "ClusterIssuer"}
+    burst = [certificate(f"burst-{i:03d}", space, names(1), "pebble-burst", issuerRef=reference) for i in range(BURST)]
+    holder = _holder(cluster)
+    leader = _leader_pod(cluster)["metadata"]["name"]
+    apply(cluster, issuer(cluster, "pebble-burst", None), *burst)
+    applied = time.monotonic()
+    time.sleep(2)
+    ready_before = ready_count(cluster, space)
+    deleted = time.monotonic()
+    cluster.kubectl("delete", "pod", leader, "-n", "certwright", "--wait=false")  # graceful: SIGTERM first
+    taken = eventually(
+        lambda: _holder(cluster), lambda now: now not in ("", holder), timeout=120, what="another Pod takes the Lease"
+    )
+    took_over = time.monotonic() - deleted
+    print(f"leader {leader} deleted {deleted - applied:.1f} s after the apply ({ready_before}/{BURST} Ready then)")
+    print(f"takeover: the Lease went to {taken} {took_over:.1f} s after kubectl delete pod")
+
+    eventually(lambda: ready_count(cluster, space), lambda ready: ready == BURST, timeout=300, what=f"{BURST} Ready")
+    print(f"burst: {BURST} Certificates Ready {time.monotonic() - applied:.1f} s after the apply")
+    eventually(lambda: _leftovers(cluster, space), lambda left: not left, timeout=60, what="nothing is left behind")
+    assert orders(cluster, "certwright", "pebble-burst") == BURST, "one order per Certificate, by Pebble's record"
+    items = json.loads(cluster.kubectl("get", "certificates", "-n", space, "-o", "json").stdout)["items"]
+    assert sorted(c["status"]["revision"] for c in items) == [1] * BURST
 
 
 def test_watch_namespace_serves_one_namespace_with_a_role_only(cluster: Environment, release: HelmRelease) -> None:
@@ -186,9 +269,11 @@ def test_watch_namespace_serves_one_namespace_with_a_role_only(cluster: Environm
         what="a Certificate in the watched namespace is Ready",
     )
     assert leaf_names(cluster, "scoped-tls", space) == dns_names
-    logs = cluster.kubectl("logs", "-n", "certwright", _operator_pod(cluster)["metadata"]["name"]).stdout
-    assert "403" not in logs, "it watches nothing its Role does not grant"
-    assert "Forbidden" not in logs
+    for name in _pod_names(cluster):  # the standby watches as the leader does
+        # Messages only: a timestamp's milliseconds may read 403.
+        logs = cluster.kubectl("logs", "-n", "certwright", name).stdout.splitlines()
+        refusals = [line for line in logs if "403" in line.partition(": ")[2] or "Forbidden" in line]
+        assert not refusals, "it watches nothing its Role does not grant"
 
     reference = {"name": "pebble-cluster", "kind": "ClusterIssuer"}
     apply(cluster, certificate("cluster", space, names(1), "pebble-cluster", issuerRef=reference))
