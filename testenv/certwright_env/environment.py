@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -255,35 +256,47 @@ class Environment(Stack):
             json.dumps({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]})
         )
         self.audit_log = self.log_dir / "audit.log"
-        child = self.spawn(
-            "kube-apiserver",
-            [
-                self.binaries.kube_apiserver,
-                f"--etcd-servers={self.etcd_url}",
-                f"--bind-address={self.apiserver_address}",
-                f"--advertise-address={self.apiserver_address}",
-                f"--secure-port={self.apiserver_port}",
-                f"--tls-cert-file={self.apiserver_pair.cert}",
-                f"--tls-private-key-file={self.apiserver_pair.key}",
-                f"--client-ca-file={self.ca.cert_file}",
-                "--authorization-mode=Node,RBAC",
-                "--allow-privileged=true",  # so that Pod Security admission, not this flag, is what refuses
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={self.service_account_key}",
-                f"--service-account-signing-key-file={self.service_account_key}",
-                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-                f"--audit-policy-file={audit_policy}",
-                f"--audit-log-path={self.audit_log}",
-                f"--cert-dir={self.run_dir / 'apiserver-certs'}",
-                *self._apiserver_node_flags(),
-            ],
-        )
+        self._apiserver_argv = [
+            self.binaries.kube_apiserver,
+            f"--etcd-servers={self.etcd_url}",
+            f"--bind-address={self.apiserver_address}",
+            f"--advertise-address={self.apiserver_address}",
+            f"--secure-port={self.apiserver_port}",
+            f"--tls-cert-file={self.apiserver_pair.cert}",
+            f"--tls-private-key-file={self.apiserver_pair.key}",
+            f"--client-ca-file={self.ca.cert_file}",
+            "--authorization-mode=Node,RBAC",
+            "--allow-privileged=true",  # so that Pod Security admission, not this flag, is what refuses
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={self.service_account_key}",
+            f"--service-account-signing-key-file={self.service_account_key}",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            f"--audit-policy-file={audit_policy}",
+            f"--audit-log-path={self.audit_log}",
+            f"--cert-dir={self.run_dir / 'apiserver-certs'}",
+            *self._apiserver_node_flags(),
+        ]
+        self._apiserver = self.spawn("kube-apiserver", self._apiserver_argv)
         self.kubeconfig = self.write_kubeconfig(
             self.run_dir / "kubeconfig",
             {"client-certificate": str(self.admin_pair.cert), "client-key": str(self.admin_pair.key)},
         )
+        self._wait_apiserver_ready()
+
+    def _wait_apiserver_ready(self) -> None:
         context = self.ssl_context(client=True)
-        processes.wait_until(child, lambda: _get(f"{self.apiserver_url}/readyz", context) == b"ok", 90)
+        processes.wait_until(self._apiserver, lambda: _get(f"{self.apiserver_url}/readyz", context) == b"ok", 90)
+
+    def restart_apiserver(self, down_for: float = 0.0) -> None:
+        """Stop kube-apiserver (SIGTERM, as a control-plane upgrade does), keep it down for ``down_for``
+        seconds, and start it again on the same address with the same flags; returns once it is ready.
+        Everything else — etcd, the kubelet, the operator — stays up and must find it again."""
+        place = self.children.index(self._apiserver)  # so that it still stops in its turn, after its clients
+        self._apiserver.stop()
+        time.sleep(down_for)
+        self._apiserver = processes.spawn("kube-apiserver", self._apiserver_argv, self.log_dir)
+        self.children[place] = self._apiserver
+        self._wait_apiserver_ready()
 
     def _apiserver_node_flags(self) -> list[str]:
         if self.node is None:

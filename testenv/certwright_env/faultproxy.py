@@ -4,6 +4,11 @@ Pebble builds every URL it returns from the request's Host header, and checks ea
 against it, so forwarding the Host unchanged keeps the client talking to the proxy with no rewriting.
 Each request is recorded (time, method, path, what answered), so a test can show that nothing
 reached the CA while it was supposed to wait.
+
+A ``Hold`` lets a request reach Pebble and keeps its answer back until the test lets it go: the moment
+between "the CA has done it" and "the client knows", where a test kills the client. When Pebble is not
+running, the proxy drops the connection unanswered (as a refused connection looks to a client) and
+records it as "refused", so a test can count the attempts made while the CA was down.
 """
 
 from __future__ import annotations
@@ -49,6 +54,18 @@ class Canned:
     times: int = 1_000_000
 
 
+@dataclass
+class Hold:
+    """Forward the first request whose method and path match to Pebble, then keep its answer back:
+    ``reached`` is set once Pebble has answered, and the answer goes out when ``release`` is set."""
+
+    method: str
+    path_prefix: str
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    taken: bool = False
+
+
 @dataclass(frozen=True)
 class Seen:
     at: float
@@ -63,9 +80,11 @@ class FaultProxy:
     faults: list[Fault] = field(default_factory=list)
     canned: list[Canned] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    upstream_url: str = ""  # the Pebble to forward to; the environment's by default
 
     def start(self) -> None:
-        upstream = self.env.pebble_directory_url.removeprefix("https://").split("/", 1)[0]
+        upstream = (self.upstream_url or self.env.pebble_directory_url).removeprefix("https://").split("/", 1)[0]
         self.upstream_host, port = upstream.rsplit(":", 1)
         self.upstream_port = int(port)
         pair = self.env.ca.serving("fault-proxy", [self.env.address])
@@ -92,8 +111,16 @@ class FaultProxy:
         threading.Thread(target=self.server.serve_forever, name="fault-proxy", daemon=True).start()
 
     def stop(self) -> None:
+        for hold in self.holds:
+            hold.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def hold(self, method: str, path_prefix: str) -> Hold:
+        """Keep back the answer to the next matching request (see ``Hold``)."""
+        held = Hold(method, path_prefix)
+        self.holds.append(held)
+        return held
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
@@ -130,7 +157,6 @@ class FaultProxy:
             request.end_headers()
             request.wfile.write(payload)
             return
-        self.seen.append(Seen(time.time(), request.command, request.path, "pebble"))
         upstream = http.client.HTTPSConnection(
             self.upstream_host, self.upstream_port, context=self.env.ssl_context(), timeout=30
         )
@@ -139,16 +165,36 @@ class FaultProxy:
             upstream.request(request.command, request.path, body=body, headers=headers)  # Host kept: the proxy's
             response = upstream.getresponse()
             payload = response.read()
+        except ConnectionRefusedError:
+            self.seen.append(Seen(time.time(), request.command, request.path, "refused"))
+            request.close_connection = True  # no answer at all: the client sees the connection drop
+            return
         finally:
             upstream.close()
-        request.send_response(response.status)
-        for key, value in response.getheaders():
-            if key.lower() not in _HOP_BY_HOP:
-                request.send_header(key, value)
-        request.send_header("Content-Length", str(len(payload)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(payload)
+        self.seen.append(Seen(time.time(), request.command, request.path, "pebble"))
+        hold = next(
+            (
+                h
+                for h in self.holds
+                if not h.taken and h.method == request.command and request.path.startswith(h.path_prefix)
+            ),
+            None,
+        )
+        if hold is not None:
+            hold.taken = True
+            hold.reached.set()
+            hold.release.wait(120)
+        try:
+            request.send_response(response.status)
+            for key, value in response.getheaders():
+                if key.lower() not in _HOP_BY_HOP:
+                    request.send_header(key, value)
+            request.send_header("Content-Length", str(len(payload)))
+            request.end_headers()
+            if request.command != "HEAD":
+                request.wfile.write(payload)
+        except (OSError, ssl.SSLError):  # the client went away (killed while a hold kept its answer)
+            request.close_connection = True
 
     def _fault_for(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:

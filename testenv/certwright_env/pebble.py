@@ -16,6 +16,7 @@ from typing import Any
 from . import processes
 from .base import Stack
 from .binaries import ensure_pebble
+from .processes import Child
 
 # Profiles like Let's Encrypt's, plus one short enough to watch a renewal happen in a test.
 PEBBLE_PROFILES = {
@@ -37,7 +38,10 @@ class PebbleParts:
         serve_http01: bool,
         pebble_env: dict[str, str] | None = None,
         pebble_config: dict[str, Any] | None = None,
+        name: str = "pebble",
     ) -> None:
+        self.name = name  # of its log and config files: a second Pebble in one stack needs its own
+        self.child: Child | None = None
         self.stack = stack
         self.folder = folder
         self.serve_http01 = serve_http01
@@ -78,7 +82,7 @@ class PebbleParts:
         address = stack.address
         acme_port = processes.free_port(address)
         management_port = processes.free_port(address)
-        serving = stack.ca.serving("pebble", [address, "localhost", "127.0.0.1"])
+        serving = stack.ca.serving(self.name, [address, "localhost", "127.0.0.1"])
         config: dict[str, Any] = {
             "listenAddress": f"{address}:{acme_port}",
             "managementListenAddress": f"{address}:{management_port}",
@@ -92,22 +96,32 @@ class PebbleParts:
             "profiles": PEBBLE_PROFILES,
         }
         config.update(self.pebble_config)
-        config_file = stack.run_dir / "pebble-config.json"
-        config_file.write_text(json.dumps({"pebble": config}, indent=2))
+        self.config_file = stack.run_dir / f"{self.name}-config.json"
+        self.config_file.write_text(json.dumps({"pebble": config}, indent=2))
         self.directory_url = f"https://{address}:{acme_port}/dir"
         self.management_url = f"https://{address}:{management_port}"
         self.ca_bundle = stack.ca.cert_file
+        self.resume()
+
+    def resume(self) -> None:
+        """Start Pebble on the ports it had (after ``halt``): it remembers no account, order or CA."""
         env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", **self.pebble_env}
-        child = stack.spawn(
-            "pebble", [self.folder / "pebble", "-config", config_file, "-dnsserver", self.nameserver], env=env
-        )
-        context = stack.ssl_context()
+        argv = [self.folder / "pebble", "-config", self.config_file, "-dnsserver", self.nameserver]
+        self.child = child = self.stack.spawn(self.name, argv, env=env)
+        context = self.stack.ssl_context()
 
         def directory_served() -> bool:
             with urllib.request.urlopen(self.directory_url, timeout=2, context=context) as response:  # noqa: S310
                 return b'"newOrder"' in response.read()
 
         processes.wait_until(child, directory_served, 30)
+
+    def halt(self) -> None:
+        """Stop Pebble (its ports then refuse connections) until ``resume``."""
+        if self.child is not None:
+            self.child.stop()
+            self.stack.children.remove(self.child)
+            self.child = None
 
 
 def _flags(binary: Path) -> set[str]:

@@ -190,3 +190,24 @@ def operator_pods(env: Environment) -> list[dict[str, Any]]:
     """The operator's Pods (installed by the chart or the plain manifests) that are not terminating."""
     listed = env.kubectl("get", "pods", "-n", "certwright", "-l", "app.kubernetes.io/name=certwright", "-o", "json")
     return [p for p in json.loads(listed.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def leftovers(env: Environment, ns: str) -> list[str]:
+    """What an issuance leaves while it runs and must not leave after: Challenges, solver Pods, Services
+    and Ingresses, next-key Secrets."""
+    solver = env.kubectl(
+        "get", "pods,services,ingresses", "-n", ns, "-l", "certwright.dev/solver=http01", "-o", "name"
+    ).stdout.split()
+    challenges = env.kubectl("get", "challenges", "-n", ns, "-o", "name").stdout.split()
+    secrets = [
+        s for s in env.kubectl("get", "secrets", "-n", ns, "-o", "name").stdout.split() if s.endswith("-next-key")
+    ]
+    return solver + challenges + secrets
+
+
+def revisions(env: Environment, ns: str) -> list[int]:
+    """Each Certificate's status.revision in the namespace (0: never issued), by name."""
+    items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
+    return [
+        int((c.get("status") or {}).get("revision") or 0) for c in sorted(items, key=lambda c: c["metadata"]["name"])
+    ]

@@ -23,6 +23,7 @@ import pytest
 from certwright_env import Environment
 from certwright_env.operator import OperatorProcess
 from certwright_env.probes import eventually
+from tests.reliability import bad_input
 
 from .certwright import (
     certificate,
@@ -691,7 +692,10 @@ def _orders(env: Environment, ns: str) -> int:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input(env: Environment, operator: OperatorProcess, log_start: int, case: Case) -> None:
+def test_bad_input(
+    env: Environment, operator: OperatorProcess, log_start: int, case: Case, request: pytest.FixtureRequest
+) -> None:
+    bad_input(request, case.outcome.value)
     ns = namespace(env)
     _apply(env, [issuer(env, "pebble", ns)])  # a good Issuer beside, so that a wrong order would show
     objects = case.manifests(env, ns)

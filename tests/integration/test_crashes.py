@@ -22,12 +22,14 @@ from certwright.pki import keys as pki_keys
 from certwright_env import Environment
 from certwright_env.operator import OperatorProcess
 from certwright_env.probes import eventually
+from tests.reliability import record
 
 from .certwright import (
     apply,
     certificate,
     get,
     issuer,
+    leftovers,
     names,
     namespace,
     pebble_orders,
@@ -39,20 +41,10 @@ from .certwright import (
 BURST = 60
 
 
-def _leftovers(env: Environment, ns: str) -> list[str]:
-    solver = env.kubectl(
-        "get", "pods,services,ingresses", "-n", ns, "-l", "certwright.dev/solver=http01", "-o", "name"
-    ).stdout.split()
-    challenges = env.kubectl("get", "challenges", "-n", ns, "-o", "name").stdout.split()
-    secrets = [
-        s for s in env.kubectl("get", "secrets", "-n", ns, "-o", "name").stdout.split() if s.endswith("-next-key")
-    ]
-    return solver + challenges + secrets
-
-
+@pytest.mark.fault("operator SIGKILLed at random moments during a burst of 60")
 @pytest.mark.parametrize("seed", [11, 23, 42])
 def test_a_burst_killed_at_random_moments_orders_once_each_and_leaves_nothing(
-    env: Environment, operator: OperatorProcess, seed: int
+    env: Environment, operator: OperatorProcess, seed: int, request: pytest.FixtureRequest
 ) -> None:
     chance = random.Random(seed)
     ns = namespace(env)
@@ -67,12 +59,13 @@ def test_a_burst_killed_at_random_moments_orders_once_each_and_leaves_nothing(
         operator.start()
 
     eventually(lambda: ready_count(env, ns), lambda ready: ready == BURST, timeout=240, what=f"{BURST} Ready")
-    eventually(lambda: _leftovers(env, ns), lambda left: not left, timeout=30, what="no solver object is left")
+    eventually(lambda: leftovers(env, ns), lambda left: not left, timeout=30, what="no solver object is left")
 
     orders = pebble_orders(env, ns, "pebble-account")
     assert len(orders) == BURST, f"{len(orders)} orders for {BURST} Certificates (seed {seed}, {kills} kills)"
     items = json.loads(env.kubectl("get", "certificates", "-n", ns, "-o", "json").stdout)["items"]
     assert sorted(c["status"]["revision"] for c in items) == [1] * BURST
+    record(request, issuances=BURST, orders=len(orders))
 
 
 def test_an_order_placed_but_never_recorded_is_found_again_not_placed_twice(
@@ -107,4 +100,4 @@ def test_an_order_placed_but_never_recorded_is_found_again_not_placed_twice(
     wait_ready(env, "lost", ns)
 
     assert pebble_orders(env, ns, "pebble-account") == [orphan.url], "the unrecorded order was used, no other"
-    assert not [s for s in _leftovers(env, ns) if s.endswith("-next-key")]
+    assert not [s for s in leftovers(env, ns) if s.endswith("-next-key")]
