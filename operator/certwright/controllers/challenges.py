@@ -28,12 +28,14 @@ from ..domain import api, routes
 from ..domain.conditions import Reason, timestamp
 from ..domain.specs import Solver, solver_for
 from ..kube import builders
+from ..kube.client import ApiError
 from ..kube.dns import provider_for, secret_namespace
 from ..kube.metrics import ChallengeState
 from .job import IssuanceFailed, Job
 
 log = logging.getLogger(__name__)
 POD_READY_TIMEOUT = 120.0
+KEEPER_RETRY = 5.0  # seconds between attempts to make a solver Pod again
 AUTHORIZATION_TIMEOUT = 300.0
 
 
@@ -48,6 +50,7 @@ class Presented:
     provider: DnsProvider | None = None
     record: Record | None = None
     record_added: bool = False
+    pod: dict[str, Any] | None = None  # the HTTP-01 solver Pod's manifest, to make it again
 
     @property
     def name(self) -> str:
@@ -67,6 +70,7 @@ class Authorizer(Job):
         pending = await asyncio.to_thread(self.client.pending_authorizations, order)
         self.providers: dict[int, DnsProvider] = {}
         presented: list[Presented] = []
+        keepers: list[asyncio.Task[None]] = []
         try:
             # Solver Pods start a few at a time: a node starts them at its own pace, and a hundred
             # started at once all become Ready late, so none finishes early (a bulk run's first Ready).
@@ -74,12 +78,17 @@ class Authorizer(Job):
                 for authorization in pending:
                     item = await self._create(authorization)
                     presented.append(item)
+                    if item.pod is not None:
+                        keepers.append(asyncio.create_task(self._keep_solver_pod(item.pod)))
                     if item.record is not None:
                         await self._add_record(item)
                 pods = [item for item in presented if item.record is None]
                 await asyncio.gather(*(self._solver_ready(item) for item in pods))
             await asyncio.gather(*(self._validate(item) for item in presented))
         finally:
+            for keeper in keepers:
+                keeper.cancel()
+            await asyncio.gather(*keepers, return_exceptions=True)
             for item in presented:
                 await self._remove(item)
 
@@ -119,13 +128,27 @@ class Authorizer(Job):
             key_authorization = self.client.key_authorization(acme)
             image = self.context.settings.solver_image
             route = builders.build_solver_httproute if solver.parent_refs else builders.build_solver_ingress
-            for manifest in (
-                builders.build_solver_pod(challenge, solver, image=image, key_authorization=key_authorization),
-                builders.build_solver_service(challenge, solver),
-                route(challenge, solver),
-            ):
+            item.pod = builders.build_solver_pod(challenge, solver, image=image, key_authorization=key_authorization)
+            for manifest in (item.pod, builders.build_solver_service(challenge, solver), route(challenge, solver)):
                 await self.context.kube.create(manifest)
         return item
+
+    async def _keep_solver_pod(self, pod: dict[str, Any]) -> None:
+        """Until the challenge is over, make the solver Pod again when it goes: deleted by a person or an
+        eviction, or still terminating from a replica that stopped mid-issuance (its name is taken
+        until it is gone, so the create above found it there)."""
+        name = pod["metadata"]["name"]
+        while True:
+            await self.context.pods.wait_going(self.namespace, name)
+            log.info("%s/%s: solver Pod %s is going; making it again", self.namespace, self.name, name)
+            await self.context.pods.wait_deleted(self.namespace, name)
+            while True:
+                try:
+                    await self.context.kube.create(pod)
+                    break
+                except ApiError as error:  # a quota, a policy: said, and tried again
+                    log.warning("%s/%s: solver Pod %s not made again: %s", self.namespace, self.name, name, error)
+                    await asyncio.sleep(KEEPER_RETRY)
 
     async def _locate(self, index: int, solver: Solver, name: str, value: str) -> tuple[DnsProvider, Record]:
         """The solver's provider, and where the record goes: ``_acme-challenge.<name>`` (or where a
