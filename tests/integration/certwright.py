@@ -211,3 +211,19 @@ def revisions(env: Environment, ns: str) -> list[int]:
     return [
         int((c.get("status") or {}).get("revision") or 0) for c in sorted(items, key=lambda c: c["metadata"]["name"])
     ]
+
+
+def leader_pod(env: Environment) -> str:
+    """The operator Pod that holds the Lease certwright-leader, once one does (its identity is
+    "<hostname>_<random>", and a Pod's hostname is its name)."""
+
+    def leading() -> str | None:
+        found = env.kubectl("get", "lease", "certwright-leader", "-n", "certwright", "-o", "json", check=False)
+        holder = (
+            (json.loads(found.stdout).get("spec") or {}).get("holderIdentity") or "" if found.returncode == 0 else ""
+        )
+        pods = [pod["metadata"]["name"] for pod in operator_pods(env)]
+        return next((name for name in pods if holder.startswith(f"{name}_")), None)
+
+    name: str = eventually(leading, bool, timeout=60, what="an operator Pod holds the Lease")
+    return name

@@ -1,7 +1,8 @@
 """`kubectl apply -f crds/ -f manifests/` on the real node: the plain install does the chart's job (issue 12).
 
-The operator runs as a Pod from the image the node has (the manifests' default reference). Deleting
-that Pod while an issuance is under way leaves it to the new Pod: one order, one certificate.
+The operator runs as two Pods from the image the node has (the manifests' default reference), one
+leading. Deleting the leader while an issuance is under way leaves it to the other: one order, one
+certificate.
 """
 
 from __future__ import annotations
@@ -15,7 +16,19 @@ from certwright_env import Environment
 from certwright_env.base import REPO
 from certwright_env.probes import eventually
 
-from .certwright import apply, certificate, condition, get, issuer, leaf_names, names, namespace, operator_pods, orders
+from .certwright import (
+    apply,
+    certificate,
+    condition,
+    get,
+    issuer,
+    leader_pod,
+    leaf_names,
+    names,
+    namespace,
+    operator_pods,
+    orders,
+)
 
 pytestmark = pytest.mark.owns_node
 
@@ -58,7 +71,7 @@ def test_the_plain_install_issues(cluster: Environment) -> None:
     assert orders(cluster, space) == 1
 
 
-def test_deleting_the_operator_pod_mid_issuance_leaves_one_order_to_the_next_pod(cluster: Environment) -> None:
+def test_deleting_the_leader_pod_mid_issuance_leaves_one_order_to_the_standby(cluster: Environment) -> None:
     space = namespace(cluster)
     cluster.hold_validation()  # the CA's HTTP-01 fetch waits: the issuance is under way, its order placed
     try:
@@ -69,10 +82,11 @@ def test_deleting_the_operator_pod_mid_issuance_leaves_one_order_to_the_next_pod
             timeout=60,
             what="the order is recorded in status",
         )
-        (first,) = _operator_pods(cluster)
+        first = leader_pod(cluster)
         cluster.kubectl("delete", "pod", first, "-n", "certwright", "--wait=true", "--timeout=60s")
         cluster.kubectl("rollout", "status", "deployment/certwright", "-n", "certwright", "--timeout=120s")
-        assert _operator_pods(cluster) != [first]
+        assert first not in _operator_pods(cluster)
+        assert leader_pod(cluster) != first, "the standby leads"
     finally:
         cluster.hold_validation(False)
     ready = eventually(
