@@ -65,12 +65,18 @@ class Ledger:
         runs = list(self.faults.values())
         survived = [run for run in runs if run.outcome == "passed"]
         out.append(f"faults survived: {len(survived)} of {len(runs)}")
-        for run in runs:
+        rows = Counter(run.row for run in runs)
+        for test, run in self.faults.items():
             counted = _totals(run.counts)
             mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[run.outcome]
-            detail = f" — {counted['orders']} orders for {counted['issuances']} issuances" if run.counts else ""
+            case = f" [{test.partition('[')[2].rstrip(']')}]" if rows[run.row] > 1 and "[" in test else ""
+            detail = (
+                f" — {_count(counted['orders'], 'order')} for {_count(counted['issuances'], 'issuance')}"
+                if run.counts
+                else ""
+            )
             figures = "; ".join(f"{k.replace('_', ' ')} {v}" for c in run.counts for k, v in c["figures"].items())
-            out.append(f"  {mark} {run.row}{detail}{'; ' + figures if figures else ''}")
+            out.append(f"  {mark} {run.row}{case}{detail}{'; ' + figures if figures else ''}")
         tried = sum(self.bad_inputs.values())
         if tried:
             kinds = ", ".join(f"{count} {outcome}" for outcome, count in sorted(self.bad_inputs.items()))
@@ -87,6 +93,10 @@ class Ledger:
             )
         out.append(f"anything lost or left behind: {totals['lost'] or 'nothing'}")
         return out
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _totals(counts: list[dict[str, Any]]) -> dict[str, int]:
