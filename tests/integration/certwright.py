@@ -213,15 +213,21 @@ def revisions(env: Environment, ns: str) -> list[int]:
     ]
 
 
+def lease_holder(env: Environment) -> str:
+    """The holder identity of the Lease certwright-leader; "" while there is none (no Lease yet, or released)."""
+    found = env.kubectl("get", "lease", "certwright-leader", "-n", "certwright", "-o", "json", check=False)
+    if found.returncode != 0:
+        return ""
+    holder: str = (json.loads(found.stdout).get("spec") or {}).get("holderIdentity") or ""
+    return holder
+
+
 def leader_pod(env: Environment) -> str:
-    """The operator Pod that holds the Lease certwright-leader, once one does (its identity is
-    "<hostname>_<random>", and a Pod's hostname is its name)."""
+    """The operator Pod that holds the Lease, once one does (its identity is "<hostname>_<random>", and a
+    Pod's hostname is its name)."""
 
     def leading() -> str | None:
-        found = env.kubectl("get", "lease", "certwright-leader", "-n", "certwright", "-o", "json", check=False)
-        holder = (
-            (json.loads(found.stdout).get("spec") or {}).get("holderIdentity") or "" if found.returncode == 0 else ""
-        )
+        holder = lease_holder(env)
         pods = [pod["metadata"]["name"] for pod in operator_pods(env)]
         return next((name for name in pods if holder.startswith(f"{name}_")), None)
 

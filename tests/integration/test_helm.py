@@ -28,7 +28,9 @@ from .certwright import (
     condition,
     get,
     issuer,
+    leader_pod,
     leaf_names,
+    lease_holder,
     leftovers,
     names,
     namespace,
@@ -43,7 +45,6 @@ from .certwright import (
 pytestmark = pytest.mark.owns_node
 
 REPLICAS = 2  # the chart's default
-LEASE = "certwright-leader"
 BURST = 100
 
 
@@ -62,7 +63,7 @@ def release(cluster: Environment) -> HelmRelease:
     started = time.monotonic()
     release.install()
     print(f"helm install → Deployment Available in {time.monotonic() - started:.1f} s")
-    _leader_pod(cluster)
+    leader_pod(cluster)
     print(f"helm install → a Pod leads in {time.monotonic() - started:.1f} s")
     return release
 
@@ -99,27 +100,6 @@ def test_helm_install_refuses_a_wrong_value_naming_it(cluster: Environment) -> N
     assert release.run("status", "refused", check=False).returncode != 0, "nothing was installed"
 
 
-def _holder(env: Environment) -> str:
-    """The Lease's holder identity; "" while there is none (no Lease yet, or released)."""
-    found = env.kubectl("get", "lease", LEASE, "-n", "certwright", "-o", "json", check=False)
-    if found.returncode != 0:
-        return ""
-    holder: str = (json.loads(found.stdout).get("spec") or {}).get("holderIdentity") or ""
-    return holder
-
-
-def _leader_pod(env: Environment) -> dict[str, Any]:
-    """The running operator Pod that holds the Lease, once one does: the identity is
-    "<hostname>_<random>", and a Pod's hostname is its name."""
-
-    def leading() -> dict[str, Any] | None:
-        holder = _holder(env)
-        return next((p for p in operator_pods(env) if holder.startswith(p["metadata"]["name"] + "_")), None)
-
-    leader: dict[str, Any] = eventually(leading, bool, timeout=60, what="a running operator Pod holds the Lease")
-    return leader
-
-
 def _pod_names(env: Environment) -> set[str]:
     return {pod["metadata"]["name"] for pod in operator_pods(env)}
 
@@ -130,7 +110,7 @@ def _orders(env: Environment) -> int:
 
 def test_the_operator_runs_as_hardened_pods_and_the_leader_issues(cluster: Environment, issued: dict[str, Any]) -> None:
     assert len(_pod_names(cluster)) == REPLICAS
-    leader = _leader_pod(cluster)["metadata"]["name"]
+    leader = leader_pod(cluster)
     for name in _pod_names(cluster):
         run = functools.partial(cluster.kubectl, "exec", "-n", "certwright", name, "--", check=False)
         assert run("id", "-u").stdout.strip() == "65532"
@@ -175,7 +155,7 @@ def test_an_upgrade_rolls_the_pods_issues_nothing_again_and_logs_json(
     after = _pod_names(cluster)
     assert len(after) == REPLICAS
     assert not after & before, "a changed value rolls every Pod"
-    leader = _leader_pod(cluster)["metadata"]["name"]
+    leader = leader_pod(cluster)
     print(f"helm upgrade → a new Pod leads {time.monotonic() - upgraded:.1f} s after the rollout")
     time.sleep(5)  # the new leader has listed and judged every Certificate by now
     assert get(cluster, "certificate", "web", issued["namespace"])["status"]["certID"] == cert_id
@@ -205,7 +185,7 @@ def test_uninstall_keeps_crds_certificates_and_secrets_and_a_reinstall_issues_no
     assert leaf_names(cluster, "web-tls", space) == sorted(issued["names"])
 
     release.install()
-    _leader_pod(cluster)  # the Lease outlives the release: a new Pod takes it over
+    leader_pod(cluster)  # the Lease outlives the release: a new Pod takes it over
     time.sleep(5)
     ready = get(cluster, "certificate", "web", space)
     assert condition(ready, "Ready").get("status") == "True"
@@ -223,8 +203,8 @@ def test_the_leader_pod_deleted_during_a_burst_of_100_orders_once_each_and_leave
     space = namespace(cluster)
     reference = {"name": "pebble-burst", "kind": "ClusterIssuer"}
     burst = [certificate(f"burst-{i:03d}", space, names(1), "pebble-burst", issuerRef=reference) for i in range(BURST)]
-    holder = _holder(cluster)
-    leader = _leader_pod(cluster)["metadata"]["name"]
+    holder = lease_holder(cluster)
+    leader = leader_pod(cluster)
     apply(cluster, issuer(cluster, "pebble-burst", None), *burst)
     applied = time.monotonic()
     time.sleep(2)
@@ -232,7 +212,10 @@ def test_the_leader_pod_deleted_during_a_burst_of_100_orders_once_each_and_leave
     deleted = time.monotonic()
     cluster.kubectl("delete", "pod", leader, "-n", "certwright", "--wait=false")  # graceful: SIGTERM first
     taken = eventually(
-        lambda: _holder(cluster), lambda now: now not in ("", holder), timeout=120, what="another Pod takes the Lease"
+        lambda: lease_holder(cluster),
+        lambda now: now not in ("", holder),
+        timeout=120,
+        what="another Pod takes the Lease",
     )
     took_over = time.monotonic() - deleted
     print(f"leader {leader} deleted {deleted - applied:.1f} s after the apply ({ready_before}/{BURST} Ready then)")

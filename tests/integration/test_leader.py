@@ -5,7 +5,6 @@ throughout, also for an issuance the leader was killed in the middle of."""
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,13 +13,14 @@ import pytest
 
 from certwright_env import Environment
 from certwright_env.faultproxy import FaultProxy
-from certwright_env.operator import NAMESPACE, OperatorProcess
+from certwright_env.operator import OperatorProcess
 from certwright_env.probes import eventually
 from tests.integration.certwright import (
     apply,
     certificate,
     events,
     issuer,
+    lease_holder,
     leftovers,
     names,
     namespace,
@@ -37,14 +37,6 @@ SHORT = [
     "--leader-election-renew-deadline=4",
     "--leader-election-retry-period=1",
 ]
-
-
-def holder(env: Environment) -> str | None:
-    found = env.kubectl("get", "lease", "certwright-leader", "-n", NAMESPACE, "-o", "json", check=False)
-    if found.returncode != 0:
-        return None
-    spec: dict[str, str] = json.loads(found.stdout).get("spec") or {}
-    return spec.get("holderIdentity")
 
 
 @contextlib.contextmanager
@@ -71,7 +63,7 @@ def leader_and_standby(
     env: Environment, replicas: tuple[OperatorProcess, OperatorProcess]
 ) -> tuple[OperatorProcess, OperatorProcess, str]:
     """Which replica leads (its log says so; exactly one does), the other, and the Lease's holder."""
-    identity = eventually(lambda: holder(env), bool, what="a replica holds the Lease")
+    identity = eventually(lambda: lease_holder(env), bool, what="a replica holds the Lease")
 
     def acting() -> list[OperatorProcess]:
         return [p for p in replicas if p.log is not None and " leads (Lease " in p.log.read_text()]
@@ -82,7 +74,7 @@ def leader_and_standby(
 
 
 def taken_over(env: Environment, previous: str, began: float) -> float:
-    eventually(lambda: holder(env), lambda now: bool(now) and now != previous, what="the standby takes the Lease")
+    eventually(lambda: lease_holder(env), lambda now: bool(now) and now != previous, what="the standby takes the Lease")
     return time.monotonic() - began
 
 
